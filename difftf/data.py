@@ -1,0 +1,199 @@
+"""The course's datasets: find a verified local copy, or download one.
+
+Every notebook loads its data through this module so that a student, a grader and CI
+all read the same bytes. The lookup order is
+
+1. ``$COURSE_DATA_MIRROR/<name>/<file>``: an offline mirror an instructor or CI names;
+2. the cache (``$COURSE_DATA_CACHE`` or ``datasets/cache/`` in the repository);
+3. a download from the original URL in ``datasets/manifest.toml``.
+
+The sha256 from the manifest is checked after every copy or download, because a
+truncated download or a silently edited mirror would otherwise change every grade.
+A file that fails the check is deleted from the cache (never from the mirror, which
+is not ours) and the error names the URL and both hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+import tomllib
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MANIFEST_PATH = REPO_ROOT / "datasets" / "manifest.toml"
+MIRROR_ENV = "COURSE_DATA_MIRROR"
+CACHE_ENV = "COURSE_DATA_CACHE"
+DOWNLOAD_TIMEOUT_S = 60
+
+
+class DatasetError(RuntimeError):
+    """A dataset could not be found, fetched or verified; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """One manifest entry: where a file comes from and how to recognise it."""
+
+    name: str
+    url: str
+    file: str
+    sha256: str
+    licence: str
+    citation: str
+    title: str = ""
+    description: str = ""
+    member: str | None = None
+
+
+def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, DatasetSpec]:
+    """Read the manifest; a missing or malformed one is a clear error, not a KeyError later."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DatasetError(
+            f"Dataset manifest {path} is missing: run from a checkout of the course "
+            "repository (pip install -e .)."
+        ) from None
+    specs = {}
+    for name, entry in raw.items():
+        try:
+            specs[name] = DatasetSpec(name=name, **entry)
+        except TypeError as exc:
+            raise DatasetError(f"{path}: entry [{name}] is malformed: {exc}") from None
+    return specs
+
+
+def sha256_of(path: Path) -> str:
+    """Hash a file in chunks so large archives do not need to fit in memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where verified copies live: ``$COURSE_DATA_CACHE`` or the repository's git-ignored cache."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else REPO_ROOT / "datasets" / "cache"
+
+
+def _verify(path: Path, spec: DatasetSpec, origin: str) -> None:
+    """Delete ``path`` and raise when its hash is not the manifest's."""
+    actual = sha256_of(path)
+    if actual != spec.sha256:
+        path.unlink(missing_ok=True)
+        raise DatasetError(
+            f"{spec.name}/{spec.file} from {origin} failed its checksum and was deleted.\n"
+            f"  URL:      {spec.url}\n  expected: {spec.sha256}\n  actual:   {actual}\n"
+            "The file is corrupted or truncated: replace it with a fresh copy from the URL."
+        )
+
+
+def _install(source: Path | None, url: str | None, dest: Path, spec: DatasetSpec) -> None:
+    """Copy or download into a temporary file beside ``dest``, verify, then rename.
+
+    Renaming only after the check means a crash or a bad file never leaves a
+    half-written file in the cache that a later run would trust.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{spec.file}.", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if source is not None:
+                with open(source, "rb") as src:
+                    shutil.copyfileobj(src, out)
+            else:
+                assert url is not None
+                with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
+                    shutil.copyfileobj(response, out)
+        _verify(tmp, spec, origin=str(source) if source is not None else url or "?")
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fetch(name: str, *, manifest: dict[str, DatasetSpec] | None = None) -> Path:
+    """Return the path of a verified local copy of dataset ``name``'s file."""
+    specs = manifest if manifest is not None else load_manifest()
+    if name not in specs:
+        raise DatasetError(f"Unknown dataset {name!r}; the manifest lists {sorted(specs)}.")
+    spec = specs[name]
+    dest = cache_dir() / spec.name / spec.file
+
+    mirror = os.environ.get(MIRROR_ENV)
+    if mirror:
+        candidate = Path(mirror).expanduser() / spec.name / spec.file
+        if candidate.is_file():
+            _install(candidate, None, dest, spec)
+            return dest
+
+    if dest.is_file():
+        try:
+            _verify(dest, spec, origin=str(dest))
+            return dest
+        except DatasetError:
+            pass  # deleted: fall through to a fresh download
+
+    try:
+        _install(None, spec.url, dest, spec)
+    except OSError as exc:  # URLError, refused connections and timeouts are all OSErrors
+        where = f"{MIRROR_ENV}={mirror} (looked for {spec.name}/{spec.file})" if mirror else f"{MIRROR_ENV} is not set"
+        raise DatasetError(
+            f"Could not download {spec.name} from {spec.url}: {exc}.\n"
+            f"Offline? Place {spec.file} (sha256 {spec.sha256}) at {dest},\n"
+            f"or set {MIRROR_ENV} to a folder that holds {spec.name}/{spec.file} ({where})."
+        ) from exc
+    return dest
+
+
+def stratified_split(
+    labels: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a seeded split that keeps each class's share in both parts."""
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for cls in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == cls))
+        n_test = int(round(len(idx) * test_fraction))
+        test.append(idx[:n_test])
+        train.append(idx[n_test:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def load_banknote(
+    test_fraction: float = 0.2, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The slides' ``loadBanknotedata()``: trainX, trainY, testX, testY as float32.
+
+    X has the four wavelet features; Y is 1.0 for a forged note. The split is
+    stratified and seeded, so every student sees the same train and test sets.
+    """
+    data = np.loadtxt(fetch("banknote"), delimiter=",", dtype=np.float64)
+    features, labels = data[:, :4].astype(np.float32), data[:, 4].astype(np.float32)
+    train, test = stratified_split(labels, test_fraction, seed)
+    return features[train], labels[train], features[test], labels[test]
+
+
+def load_housing():  # -> pandas.DataFrame (pandas imported lazily: it is slow to import)
+    """California housing as a DataFrame, with the categorical ``ocean_proximity`` column."""
+    import pandas as pd
+
+    spec = load_manifest()["housing"]
+    with tarfile.open(fetch("housing"), "r:gz") as archive:
+        member = archive.extractfile(spec.member or "housing.csv")
+        if member is None:
+            raise DatasetError(f"{spec.file} has no {spec.member}: the archive is not the expected one.")
+        return pd.read_csv(io.BytesIO(member.read()))

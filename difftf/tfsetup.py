@@ -1,0 +1,56 @@
+"""Import TensorFlow without its start-up noise.
+
+On a machine without CUDA, TensorFlow's C++ side writes lines such as "Could not find
+cuda drivers" straight to file descriptor 2, before its log-level setting is read.
+In a notebook those lines become stderr output, and nbgrader gives zero points to a
+test cell with any stderr output. So the course imports TensorFlow through this
+module: the import and the first device discovery run with fd 2 sent to /dev/null,
+and ``TF_CPP_MIN_LOG_LEVEL`` hides the rest. Real errors still raise exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@contextlib.contextmanager
+def silenced_stderr_fd() -> Iterator[None]:
+    """Send OS-level stderr (fd 2) to /dev/null for the duration of the block."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (e.g. some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_tensorflow() -> ModuleType | None:
+    """Return the ``tensorflow`` module, imported and initialised quietly; None if absent."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with silenced_stderr_fd():
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return None
+        tf.config.list_logical_devices()  # device discovery prints its own CUDA lines
+        import absl.logging
+
+        # Retracing and deprecation warnings go to stderr through absl and Python logging.
+        absl.logging.set_verbosity(absl.logging.ERROR)
+        tf.get_logger().setLevel("ERROR")
+    return tf
