@@ -1,5 +1,5 @@
 # Two commands do everything: `make demo` (the main job) and `make test` (the whole suite).
-# Both create or update .venv first, so a fresh machine needs only Python 3.10-3.12.
+# Both create or update .venv first, so a fresh machine needs only Python 3.11 or 3.12.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

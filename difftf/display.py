@@ -28,7 +28,7 @@ def round_sig(value: Any, digits: int = 4) -> Any:
     value = float(value)
     if value == 0.0 or not math.isfinite(value):
         return value + 0.0  # turns -0.0 into 0.0 so it prints the same everywhere
-    rounded = round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    rounded = round(value, digits - 1 - math.floor(math.log10(abs(value))))
     return rounded + 0.0
 
 

@@ -1,0 +1,148 @@
+"""The ``course`` command: release, grade, demo and lab.
+
+``course`` works on any nbgrader course directory (``--course-dir``, default: the
+current folder if it holds an nbgrader_config.py, else this repository's course/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from autograder.coursedir import Course, CourseError, ensure_tools_on_path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_course_dir() -> Path:
+    """The current folder when it is a course, else the repository's ``course/``."""
+    cwd = Path.cwd()
+    return cwd if (cwd / "nbgrader_config.py").is_file() else REPO_ROOT / "course"
+
+
+def shown(path: Path) -> str:
+    """A path relative to the current folder when possible (shorter, and no machine paths in logs)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def cmd_release(course: Course, args: argparse.Namespace) -> int:
+    from autograder.pipeline import release
+
+    released = release(course, args.assignment)
+    print(f"Released {args.assignment} -> {shown(released)} (no solutions, no hidden tests)")
+    return 0
+
+
+def cmd_grade(course: Course, args: argparse.Namespace) -> int:
+    from autograder.pipeline import grade
+    from autograder.report import format_table
+
+    rows, csv_path = grade(course, args.assignment, progress=not args.quiet)
+    print(format_table(rows))
+    print(f"\n{len(rows)} submission(s) graded; grades written to {shown(csv_path)}")
+    return 0
+
+
+def demo_assignments(course: Course) -> list[str]:
+    """Assignments with a source folder and at least one committed example submission."""
+    from autograder.collect import submission_folders
+
+    source_root = Path(course.coursedir.format_path(course.coursedir.source_directory, ".", "."))
+    names = sorted(p.name for p in source_root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [name for name in names if submission_folders(course, name)]
+
+
+def cmd_demo(course: Course, args: argparse.Namespace) -> int:
+    from autograder.pipeline import grade, release
+    from autograder.report import format_table
+
+    assignments = demo_assignments(course)
+    if not assignments:
+        raise CourseError(f"No assignment in {shown(course.root)} has example submissions to grade.")
+    for assignment in assignments:
+        released = release(course, assignment)
+        print(f"== {assignment}: released to {shown(released)} (checked: no solutions, no hidden tests)")
+        rows, csv_path = grade(course, assignment, progress=not args.quiet)
+        print(format_table(rows))
+        print(f"grades: {shown(csv_path)}\n")
+    return 0
+
+
+def cmd_lab(course: Course, args: argparse.Namespace) -> int:
+    """Start JupyterLab on 127.0.0.1 with the repository as its root (it prints the URL)."""
+    jupyter = shutil.which("jupyter")
+    if jupyter is None:
+        raise CourseError("jupyter is not installed in this environment: run `make lab` to set it up.")
+    cmd = [
+        jupyter,
+        "lab",
+        f"--ServerApp.root_dir={REPO_ROOT}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={args.port}",
+    ]
+    if args.no_browser:
+        cmd.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI run as root; laptops normally don't
+    os.chdir(course.root)  # nbgrader's extensions read the course's nbgrader_config.py from here
+    os.execv(jupyter, cmd)
+    return 0  # pragma: no cover - execv does not return
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--course-dir", type=Path, default=None, help="nbgrader course root (default: see above)")
+    common.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's log")
+    parser = argparse.ArgumentParser(prog="course", description=__doc__)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", parents=[common], help="generate the student version of an assignment")
+    p.add_argument("assignment")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("grade", parents=[common], help="autograde every submission of an assignment")
+    p.add_argument("assignment")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("demo", parents=[common], help="release and grade the example submissions")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("lab", parents=[common], help="start JupyterLab on the course")
+    p.add_argument("--port", type=int, default=8888)
+    p.add_argument("--no-browser", action="store_true")
+    p.set_defaults(func=cmd_lab)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    ensure_tools_on_path()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.getLogger("traitlets").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    if not args.verbose:  # nbgrader's own gradebook code triggers these; they are not the user's concern
+        from sqlalchemy.exc import SAWarning
+
+        warnings.filterwarnings("ignore", category=SAWarning)
+    try:
+        course = Course.open(args.course_dir or default_course_dir())
+        return args.func(course, args)
+    except CourseError as exc:
+        print(f"course: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

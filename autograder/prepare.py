@@ -1,0 +1,112 @@
+"""Step 2, prepare: turn a submission into a self-contained grading task.
+
+nbgrader's own sanitizing preprocessors (ClearOutput, DeduplicateIds,
+OverwriteKernelspec, OverwriteCells, CheckCellMetadata, or whatever the course
+configures) restore locked and test cells, hidden tests included, from the
+gradebook. The result is plain data (notebook JSON and file bytes) so the same task
+can run in a local worker or on a Dask cluster that never sees the gradebook.
+The submitted files are only read, never modified.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbgrader.utils import find_all_files
+from traitlets.config import Config
+
+from autograder.collect import Submission
+from autograder.coursedir import Course
+from autograder.steps import (
+    autograde_preprocessors,
+    notebook_resources,
+    run_preprocessors,
+    sanitize_preprocessors,
+    to_json,
+)
+
+
+@dataclass
+class GradingTask:
+    """Everything a worker needs to execute and score one submission."""
+
+    student_id: str
+    assignment_id: str
+    notebooks: dict[str, str] = field(default_factory=dict)  # notebook id -> prepared JSON
+    problems: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, detail)
+    files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content
+    execute_class: str = "nbgrader.preprocessors.Execute"
+    config: dict[str, Any] = field(default_factory=dict)  # the course's merged traitlets config
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the kernel
+
+
+def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
+    """The submission's other files, overlaid with the source's (as nbgrader autograde copies them)."""
+    files: dict[str, bytes] = {}
+    ignore = list(course.coursedir.ignore)
+    for path in find_all_files(str(submission.folder), ignore):
+        rel = Path(path).relative_to(submission.folder).as_posix()
+        if Path(path).suffix != ".ipynb":
+            files[rel] = Path(path).read_bytes()
+    source = course.source_dir(submission.assignment_id)
+    excluded = set(course.config.Autograde.get("exclude_overwriting", {}).get(submission.assignment_id, []))
+    for path in find_all_files(str(source), [*ignore, "*.ipynb"]):
+        rel = Path(path).relative_to(source).as_posix()
+        if rel not in excluded:
+            files[rel] = Path(path).read_bytes()
+    return files
+
+
+def kernel_environment() -> dict[str, str]:
+    """Variables every grading kernel gets: quiet TensorFlow, and nbgrader's marker."""
+    return {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def execution_config(course: Course) -> Config:
+    """The course's config, with the kernel's own log quietened.
+
+    ipykernel logs warnings (for example about its TCP transport) to the grader's
+    terminal; they say nothing about the submission, so they are hidden unless the
+    course configures the kernel's log level itself.
+    """
+    config = copy.deepcopy(course.config)
+    extra = list(config.Execute.get("extra_arguments", []))
+    if not any("log_level" in arg for arg in extra):
+        config.Execute.extra_arguments = [*extra, "--IPKernelApp.log_level=ERROR"]
+    return config
+
+
+def prepare(course: Course, submission: Submission) -> GradingTask:
+    """Sanitize each submitted notebook with nbgrader's preprocessors; note unusable ones."""
+    execute_cls, _ = autograde_preprocessors(course)
+    task = GradingTask(
+        student_id=submission.student_id,
+        assignment_id=submission.assignment_id,
+        execute_class=f"{execute_cls.__module__}.{execute_cls.__qualname__}",
+        config=execution_config(course),
+        env=kernel_environment(),
+        files=support_files(course, submission),
+    )
+    for notebook_id in submission.missing:
+        task.problems[notebook_id] = ("missing", f"{notebook_id}.ipynb was not submitted")
+    sanitizers = sanitize_preprocessors(course)
+    for notebook_id, path in submission.notebooks.items():
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # invalid JSON, empty file, not a notebook at all
+            task.problems[notebook_id] = ("invalid", f"{path.name} is not a readable notebook: {exc}")
+            continue
+        resources = notebook_resources(
+            course, submission.student_id, submission.assignment_id, notebook_id, str(submission.folder)
+        )
+        try:
+            nb, _ = run_preprocessors(sanitizers, nb, resources, course.config)
+        except Exception as exc:  # e.g. nbgrader's checks refuse edited metadata
+            task.problems[notebook_id] = ("invalid", f"{path.name} could not be prepared: {exc}")
+            continue
+        task.notebooks[notebook_id] = to_json(nb)
+    return task

@@ -1,0 +1,83 @@
+"""The grading task a worker runs: execute, then score, one submission.
+
+It takes and returns plain data (no gradebook, no open files), so a local worker
+and a Dask worker on another machine run exactly this function. It never raises
+for anything a student did: every outcome becomes a status and a detail.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+from autograder.execute import execute_notebook
+from autograder.prepare import GradingTask
+from autograder.score import TestResult, first_error, score_notebook, summarise
+
+
+@dataclass
+class NotebookOutcome:
+    """What happened to one notebook of a submission."""
+
+    notebook_id: str
+    status: str  # graded, timeout, crashed, error, invalid, missing
+    detail: str
+    notebook: str | None = None  # the executed notebook as JSON, when it ran
+    tests: list[TestResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class TaskResult:
+    """Every notebook outcome of one submission."""
+
+    student_id: str
+    assignment_id: str
+    outcomes: list[NotebookOutcome]
+    seconds: float
+
+
+def materialise(task: GradingTask, workdir: Path) -> None:
+    """Write the task's files and notebooks into the kernel's working folder."""
+    for rel, data in task.files.items():
+        parts = PurePosixPath(rel).parts
+        if PurePosixPath(rel).is_absolute() or ".." in parts:
+            continue  # never write outside the working folder
+        target = workdir.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    for notebook_id, nb_json in task.notebooks.items():
+        (workdir / f"{notebook_id}.ipynb").write_text(nb_json, encoding="utf-8")
+
+
+def run_task(task: GradingTask) -> TaskResult:
+    """Execute and score every notebook of one submission in a scratch folder."""
+    start = time.monotonic()
+    outcomes = [
+        NotebookOutcome(notebook_id, status, detail) for notebook_id, (status, detail) in task.problems.items()
+    ]
+    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+        workdir = Path(tmp)
+        materialise(task, workdir)
+        for notebook_id, nb_json in task.notebooks.items():
+            execution = execute_notebook(nb_json, workdir, task.execute_class, task.config, task.env)
+            tests = score_notebook(execution.notebook)
+            detail = execution.detail or summarise(tests)
+            error = first_error(execution.notebook)
+            if execution.status == "graded" and error:
+                detail = f"{detail}; first error in {error}"
+            outcomes.append(
+                NotebookOutcome(
+                    notebook_id,
+                    execution.status,
+                    detail,
+                    notebook=nbformat.writes(execution.notebook),
+                    tests=tests,
+                    seconds=execution.seconds,
+                )
+            )
+    return TaskResult(task.student_id, task.assignment_id, outcomes, time.monotonic() - start)
