@@ -126,12 +126,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_logging(verbose: bool) -> None:
+    """Show our own warnings; nbgrader's chatter (INFO, checksum warnings) only with --verbose.
+
+    nbgrader resets its loggers' levels when its objects are created, so the choice is
+    made by a filter on the console handler rather than by logger levels.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    if not verbose:
+        handler.addFilter(lambda r: r.levelno >= (logging.WARNING if r.name.startswith("course") else logging.ERROR))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ensure_tools_on_path()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    logging.getLogger("traitlets").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    configure_logging(args.verbose)
     if not args.verbose:  # nbgrader's own gradebook code triggers these; they are not the user's concern
         from sqlalchemy.exc import SAWarning
 

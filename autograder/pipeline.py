@@ -10,7 +10,8 @@ import logging
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import GenerateAssignment
+from nbgrader.converters.base import NbGraderException
 from tqdm.auto import tqdm
 
 from autograder.collect import Submission, collect
@@ -39,10 +40,17 @@ def release(course: Course, assignment_id: str) -> Path:
     source = course.source_dir(assignment_id)
     if not source.is_dir():
         raise CourseError(f"No source for assignment {assignment_id!r}: expected the folder {source}.")
-    api = NbGraderAPI(coursedir=course.coursedir, config=course.config)
-    result = api.generate_assignment(assignment_id, force=True)
-    if not result["success"]:
-        raise CourseError(f"nbgrader could not generate {assignment_id}:\n{result.get('error') or result.get('log')}")
+    generator = GenerateAssignment(coursedir=course.coursedir, config=course.config)
+    generator.force = True
+    generator.create_assignment = True
+    previous = course.coursedir.assignment_id
+    course.coursedir.assignment_id = assignment_id
+    try:
+        generator.start()
+    except NbGraderException as exc:
+        raise CourseError(f"nbgrader could not generate {assignment_id} from {source}: {exc}") from exc
+    finally:
+        course.coursedir.assignment_id = previous
     released = course.release_dir(assignment_id)
     for notebook in sorted(released.glob("*.ipynb")):
         leaks = find_leaks(source / notebook.name, notebook)

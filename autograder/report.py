@@ -24,16 +24,21 @@ def write_csv(rows: list[GradeRow], path: Path) -> Path:
     return path
 
 
-def format_table(rows: list[GradeRow], detail_width: int = 72) -> str:
-    """A fixed-width table of the results, details shortened to fit a terminal."""
-    import pandas as pd
-
+def format_table(rows: list[GradeRow], detail_width: int = 80) -> str:
+    """A left-aligned fixed-width table of the results, details shortened to fit a terminal."""
     if not rows:
         return "(no submissions)"
-    frame = pd.DataFrame([asdict(r) for r in rows])[["student_id", "score", "max_score", "status", "detail"]]
-    frame["score"] = frame["score"].map(lambda v: f"{v:g}")
-    frame["max_score"] = frame["max_score"].map(lambda v: f"{v:g}")
-    frame["detail"] = frame["detail"].map(
-        lambda s: s if len(s) <= detail_width else s[: detail_width - 1] + "…"
-    )
-    return frame.to_string(index=False, justify="left")
+    header = ("student_id", "score", "max_score", "status", "detail")
+    lines = [
+        (
+            r.student_id,
+            f"{r.score:g}",
+            f"{r.max_score:g}",
+            r.status,
+            r.detail if len(r.detail) <= detail_width else r.detail[: detail_width - 1] + "…",
+        )
+        for r in rows
+    ]
+    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+                     for line in [header, *lines])

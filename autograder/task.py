@@ -69,7 +69,7 @@ def run_task(task: GradingTask) -> TaskResult:
             detail = execution.detail or summarise(tests)
             error = first_error(execution.notebook)
             if execution.status == "graded" and error:
-                detail = f"{detail}; first error in {error}"
+                detail = f"first error in {error}; {detail}"  # the cause first, its effects after
             outcomes.append(
                 NotebookOutcome(
                     notebook_id,
