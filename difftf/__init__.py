@@ -8,12 +8,13 @@ from difftf.data import DatasetError, fetch, load_banknote, load_housing
 from difftf.device import DeviceChoice, choose_device
 from difftf.display import line_plot, round_sig, use_course_style
 from difftf.seeding import DEFAULT_SEED, seed_everything
-from difftf.tfsetup import quiet_tensorflow
+from difftf.tfsetup import check_versions, quiet_tensorflow
 
 __all__ = [
     "DEFAULT_SEED",
     "DatasetError",
     "DeviceChoice",
+    "check_versions",
     "choose_device",
     "fetch",
     "line_plot",

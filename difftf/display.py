@@ -55,17 +55,25 @@ def line_plot(
     xlabel: str = "step",
     ylabel: str = "",
     logy: bool = False,
+    logx: bool = False,
+    x: Sequence[float] | None = None,
     ax: Any = None,
 ) -> Any:
-    """Plot one or more named curves on ``ax`` (a new figure if None) and return the axes."""
+    """Plot one or more named curves on ``ax`` (a new figure if None) and return the axes.
+
+    ``x`` gives the horizontal positions shared by all series (default: the step index).
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots()
     for label, ys in series.items():
-        ax.plot(np.asarray(ys, dtype=float), label=label)
+        ys = np.asarray(ys, dtype=float)
+        ax.plot(np.arange(len(ys)) if x is None else np.asarray(x, dtype=float), ys, label=label)
     if logy:
         ax.set_yscale("log")
+    if logx:
+        ax.set_xscale("log")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if len(series) > 1:
         ax.legend()

@@ -54,3 +54,25 @@ def quiet_tensorflow() -> ModuleType | None:
         absl.logging.set_verbosity(absl.logging.ERROR)
         tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def check_versions(min_tensorflow: tuple[int, int] = (2, 16), keras_major: int = 3) -> None:
+    """Fail early, with the fix, when the installed TensorFlow or Keras is too old for the course.
+
+    Code written for Keras 3 fails in confusing ways on Keras 2 (``lr=``, ``.h5`` models),
+    so the first cell of every notebook calls this instead of printing version strings,
+    which would change the notebook's output from one machine to the next.
+    """
+    tf = quiet_tensorflow()
+    if tf is None:
+        raise ImportError("TensorFlow is not installed: run `make lab` or `pip install -e .` in the course folder.")
+    import keras
+
+    found = tuple(int(part) for part in tf.__version__.split(".")[:2])
+    if found < min_tensorflow:
+        raise ImportError(
+            f"TensorFlow {tf.__version__} is too old: the course needs {'.'.join(map(str, min_tensorflow))} "
+            "or newer (`pip install -U -e .` in the course folder)."
+        )
+    if int(keras.__version__.split(".")[0]) != keras_major:
+        raise ImportError(f"Keras {keras.__version__} found: the course is written for Keras {keras_major}.")

@@ -101,6 +101,23 @@ def test_line_plot_draws_every_series():
     assert ax.get_yscale() == "log" and ax.get_title() == "t"
 
 
+def test_line_plot_with_shared_x_and_log_axes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = difftf.line_plot({"err": [1.0, 0.1, 0.01]}, x=[1, 10, 100], logx=True, logy=True)
+    assert list(ax.get_lines()[0].get_xdata()) == [1.0, 10.0, 100.0]
+    assert ax.get_xscale() == "log"
+
+
+def test_check_versions_accepts_this_install_and_names_the_fix():
+    difftf.check_versions()
+    with pytest.raises(ImportError, match="too old"):
+        difftf.check_versions(min_tensorflow=(99, 0))
+    with pytest.raises(ImportError, match="written for Keras 2"):
+        difftf.check_versions(keras_major=2)
+
+
 def test_quiet_tensorflow_writes_nothing_to_stderr():
     code = (
         "import difftf; tf = difftf.quiet_tensorflow(); v = tf.Variable(2.0)\n"
