@@ -11,11 +11,14 @@ import logging
 import os
 import shutil
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from autograder.coursedir import Course, CourseError, ensure_tools_on_path
+from autograder.pipeline import GradeOptions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,13 +45,51 @@ def cmd_release(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_grade(course: Course, args: argparse.Namespace) -> int:
+def grade_options(course: Course, args: argparse.Namespace) -> GradeOptions:
+    """Command-line flags over the course config's CourseGrader defaults."""
+    from autograder.settings import CourseGrader, default_workers
+
+    defaults = CourseGrader(config=course.config)
+
+    def pick(flag: Any, default: Any) -> Any:
+        return default if flag is None else flag
+
+    return GradeOptions(
+        workers=pick(args.workers, defaults.workers) or default_workers(),
+        scheduler=args.scheduler,
+        timeout=pick(args.timeout, defaults.timeout) or None,
+        cell_timeout=args.cell_timeout,
+        memory_mb=pick(args.memory_mb, defaults.memory_mb) or None,
+        force=args.force,
+        progress=not args.quiet,
+    )
+
+
+def summary(rows: list, seconds: float) -> str:
+    """Counts by status and the time taken, below the table."""
+    from collections import Counter
+
+    counts = Counter(row.status for row in rows)
+    cached = sum(1 for row in rows if row.cached)
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    from_cache = f" ({cached} from cache)" if cached else ""
+    return f"{len(rows)} submission(s) in {seconds:.1f} s: {parts or 'none'}{from_cache}"
+
+
+def run_grade(course: Course, assignment: str, args: argparse.Namespace) -> Path:
     from autograder.pipeline import grade
     from autograder.report import format_table
 
-    rows, csv_path = grade(course, args.assignment, progress=not args.quiet)
+    start = time.monotonic()
+    rows, csv_path = grade(course, assignment, grade_options(course, args))
     print(format_table(rows))
-    print(f"\n{len(rows)} submission(s) graded; grades written to {shown(csv_path)}")
+    print(summary(rows, time.monotonic() - start))
+    return csv_path
+
+
+def cmd_grade(course: Course, args: argparse.Namespace) -> int:
+    csv_path = run_grade(course, args.assignment, args)
+    print(f"grades: {shown(csv_path)}; logs: {shown(csv_path.parent / 'logs')}")
     return 0
 
 
@@ -62,8 +103,7 @@ def demo_assignments(course: Course) -> list[str]:
 
 
 def cmd_demo(course: Course, args: argparse.Namespace) -> int:
-    from autograder.pipeline import grade, release
-    from autograder.report import format_table
+    from autograder.pipeline import release
 
     assignments = demo_assignments(course)
     if not assignments:
@@ -71,8 +111,7 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
     for assignment in assignments:
         released = release(course, assignment)
         print(f"== {assignment}: released to {shown(released)} (checked: no solutions, no hidden tests)")
-        rows, csv_path = grade(course, assignment, progress=not args.quiet)
-        print(format_table(rows))
+        csv_path = run_grade(course, assignment, args)
         print(f"grades: {shown(csv_path)}\n")
     return 0
 
@@ -102,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--course-dir", type=Path, default=None, help="nbgrader course root (default: see above)")
     common.add_argument("-v", "--verbose", action="store_true", help="show nbgrader's log")
+    common.add_argument("--db-url", default=None, help="gradebook database (any SQLAlchemy URL nbgrader accepts)")
     parser = argparse.ArgumentParser(prog="course", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,13 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.set_defaults(func=cmd_release)
 
-    p = sub.add_parser("grade", parents=[common], help="autograde every submission of an assignment")
+    grading = argparse.ArgumentParser(add_help=False)
+    grading.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    grading.add_argument("--workers", type=int, default=None, help="submissions at once (default: CPU cores)")
+    grading.add_argument("--scheduler", default=None, help="grade on a Dask cluster: tcp://HOST:PORT")
+    grading.add_argument("--timeout", type=float, default=None, help="seconds per submission (default 1800)")
+    grading.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: Execute.timeout)")
+    grading.add_argument("--memory-mb", type=int, default=None, help="memory per kernel in MB (default 4096)")
+    grading.add_argument("--force", action="store_true", help="re-grade everything, ignoring cached results")
+
+    p = sub.add_parser("grade", parents=[common, grading], help="autograde every submission of an assignment")
     p.add_argument("assignment")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_grade)
 
-    p = sub.add_parser("demo", parents=[common], help="release and grade the example submissions")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p = sub.add_parser("demo", parents=[common, grading], help="release and grade the example submissions")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("lab", parents=[common], help="start JupyterLab on the course")
@@ -151,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         warnings.filterwarnings("ignore", category=SAWarning)
     try:
-        course = Course.open(args.course_dir or default_course_dir())
+        course = Course.open(args.course_dir or default_course_dir(), db_url=args.db_url)
         return args.func(course, args)
     except CourseError as exc:
         print(f"course: {exc}", file=sys.stderr)

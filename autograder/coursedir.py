@@ -62,12 +62,14 @@ class Course:
     coursedir: CourseDirectory
 
     @classmethod
-    def open(cls, course_dir: str | os.PathLike[str]) -> Course:
+    def open(cls, course_dir: str | os.PathLike[str], db_url: str | None = None) -> Course:
         """Open ``course_dir``; fail early with a clear message if it is not a course."""
         root = Path(course_dir).expanduser().resolve()
         if not root.is_dir():
             raise CourseError(f"Course directory {root} does not exist: pass --course-dir DIR.")
         config = load_config(root)
+        if db_url:
+            config.CourseDirectory.db_url = db_url
         coursedir = CourseDirectory(config=config)
         return cls(root=root, config=config, coursedir=coursedir)
 

@@ -9,28 +9,21 @@ rule gives them zero instead of crediting an empty test cell.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import psutil
 from jupyter_client.kernelspec import NoSuchKernel
 from nbclient.exceptions import DeadKernelError
 from nbgrader.utils import setenv
 from traitlets.utils.importstring import import_item
 
 TIMEOUT_ENAME = "CellTimeoutError"
-
-
-@dataclass
-class Execution:
-    """An executed notebook and what happened to its kernel."""
-
-    notebook: nbformat.NotebookNode
-    status: str  # "graded", "timeout", "crashed" or "error"
-    detail: str
-    seconds: float
 
 
 def cell_label(nb: nbformat.NotebookNode, index: int) -> str:
@@ -65,22 +58,122 @@ def timed_out_cells(nb: nbformat.NotebookNode) -> list[str]:
     ]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one submission's kernel (0 or None: no bound of that kind)."""
+
+    submission_timeout: float | None = None  # seconds for the whole notebook
+    memory_mb: int | None = None  # resident memory of the kernel and its children
+    grace: float = 30.0  # after the deadline, how long an interrupt may take before the kill
+
+
+@dataclass
+class Execution:
+    """An executed notebook and what happened to its kernel."""
+
+    notebook: nbformat.NotebookNode
+    status: str  # "graded", "timeout", "out of memory", "crashed" or "error"
+    detail: str
+    seconds: float
+    peak_memory_mb: float = 0.0
+
+
+class SubmissionTimeout(Exception):
+    """Raised from a cell-start hook: the submission's time budget is spent."""
+
+
+class KernelWatchdog(threading.Thread):
+    """Kill the kernel when it uses too much memory or outlives the hard deadline.
+
+    A cell timeout interrupts the kernel, but a kernel stuck in C code may ignore
+    the interrupt, and nothing in nbclient bounds memory; this thread does both by
+    polling the kernel's process tree, so one submission can never stall or starve
+    the batch.
+    """
+
+    def __init__(self, executor: Any, limits: Limits, deadline: float | None, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.executor, self.interval = executor, interval
+        self.memory_bytes = (limits.memory_mb or 0) * 1024 * 1024
+        self.hard_deadline = None if deadline is None else deadline + limits.grace
+        self.reason: str | None = None
+        self.peak_bytes = 0
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+    def kernel_process(self) -> psutil.Process | None:
+        provisioner = getattr(getattr(self.executor, "km", None), "provisioner", None)
+        pid = getattr(provisioner, "pid", None)
+        try:
+            return psutil.Process(pid) if pid else None
+        except psutil.NoSuchProcess:
+            return None
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            proc = self.kernel_process()
+            if proc is None:
+                continue
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in tree)
+            except psutil.Error:
+                continue
+            self.peak_bytes = max(self.peak_bytes, rss)
+            if self.memory_bytes and rss > self.memory_bytes:
+                self.kill(tree, "out of memory")
+                return
+            if self.hard_deadline is not None and time.monotonic() > self.hard_deadline:
+                self.kill(tree, "timeout")
+                return
+
+    def kill(self, tree: list[psutil.Process], reason: str) -> None:
+        self.reason = reason
+        for p in reversed(tree):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+
+
 def execute_notebook(
-    nb_json: str, workdir: Path, execute_class: str, config: Any, env: dict[str, str]
+    nb_json: str,
+    workdir: Path,
+    execute_class: str,
+    config: Any,
+    env: dict[str, str],
+    limits: Limits = Limits(),
 ) -> Execution:
     """Execute a prepared notebook with cwd ``workdir``; never raises for student faults."""
     nb = nbformat.reads(nb_json, as_version=4)
+    start = time.monotonic()
+    deadline = start + limits.submission_timeout if limits.submission_timeout else None
     running = [0]  # index of the cell the kernel is working on, for post-mortems
 
     def on_cell_start(cell: Any, cell_index: int) -> None:
         running[0] = cell_index
+        if deadline is not None and time.monotonic() >= deadline:
+            raise SubmissionTimeout
 
     executor = import_item(execute_class)(config=config, on_cell_start=on_cell_start)
-    start = time.monotonic()
+    if deadline is not None:  # no cell may run past the submission's deadline
+        cell_timeout = executor.timeout
+
+        def timeout_func(cell: Any) -> int:
+            remaining = max(1, int(deadline - time.monotonic() + 0.999))
+            return min(cell_timeout, remaining) if cell_timeout and cell_timeout > 0 else remaining
+
+        executor.timeout_func = timeout_func
+    watchdog = KernelWatchdog(executor, limits, deadline)
+    watchdog.start()
     status, detail = "graded", ""
     try:
         with setenv(**env):
             executor.preprocess(nb, {"metadata": {"path": str(workdir)}})
+    except SubmissionTimeout:
+        first = mark_unexecuted(nb, running[0], "not executed: the submission's time limit was reached")
+        status, detail = "timeout", f"submission time limit ({limits.submission_timeout:g} s) reached before {first}"
     except DeadKernelError:
         first = mark_unexecuted(nb, running[0], "the kernel died while running this cell")
         status, detail = "crashed", f"kernel died in {first or 'an unknown cell'}"
@@ -90,8 +183,17 @@ def execute_notebook(
     except Exception as exc:  # anything else nbclient raises ends this notebook, not the batch
         first = mark_unexecuted(nb, running[0], f"not executed: {type(exc).__name__}")
         status, detail = "error", f"execution stopped at {first or 'the end'}: {type(exc).__name__}: {exc}"
+    finally:
+        watchdog.stop()
     seconds = time.monotonic() - start
+    peak_mb = watchdog.peak_bytes / 2**20
+    if watchdog.reason == "out of memory":
+        label = cell_label(nb, running[0])
+        status, detail = "out of memory", f"kernel killed in {label}: memory above {limits.memory_mb} MB"
+    elif watchdog.reason == "timeout":
+        label = cell_label(nb, running[0])
+        status, detail = "timeout", f"kernel killed in {label}: it ignored the interrupt at the time limit"
     timeouts = timed_out_cells(nb)
     if timeouts and status == "graded":
         status, detail = "timeout", f"cell timeout in {', '.join(timeouts)}"
-    return Execution(notebook=nb, status=status, detail=detail, seconds=seconds)
+    return Execution(notebook=nb, status=status, detail=detail, seconds=seconds, peak_memory_mb=peak_mb)

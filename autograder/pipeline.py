@@ -7,20 +7,29 @@ becomes that submission's row with status ``error``; the batch always finishes.
 from __future__ import annotations
 
 import logging
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import GenerateAssignment
 from nbgrader.converters.base import NbGraderException
 from tqdm.auto import tqdm
 
+from autograder.cache import ResultCache, environment_fingerprint, task_key
 from autograder.collect import Submission, collect
 from autograder.coursedir import Course, CourseError
-from autograder.prepare import prepare
+from autograder.execute import Limits
+from autograder.prepare import GradingTask, prepare
 from autograder.record import GradeRow, record
 from autograder.release_check import find_leaks
 from autograder.report import write_csv
-from autograder.task import run_task
+from autograder.task import TaskResult, run_task
+from autograder.workers import open_workers
+from difftf.device import kernel_gpu_env, visible_gpu_ids
+
+CACHE_FOLDER = ".grading-cache"
 
 log = logging.getLogger("course")
 
@@ -74,25 +83,114 @@ def ensure_assignment(course: Course, assignment_id: str) -> tuple[list[str], fl
     return assignment_notebooks(course, assignment_id)
 
 
-def grade_submission(course: Course, submission: Submission, max_score: float) -> GradeRow:
-    """Prepare, run, score and record one submission; any grader failure becomes a row."""
-    try:
-        task = prepare(course, submission)
-        result = run_task(task)
-        return record(course, submission, task, result)
-    except Exception as exc:
-        log.exception("grading %s failed", submission.student_id)
-        return GradeRow(submission.student_id, 0.0, max_score, "error", f"grader error: {type(exc).__name__}: {exc}")
+@dataclass
+class GradeOptions:
+    """How one ``course grade`` run executes: parallelism, limits, cache."""
+
+    workers: int = 1
+    scheduler: str | None = None  # tcp://host:port of a Dask scheduler
+    timeout: float | None = None  # seconds per submission
+    cell_timeout: int | None = None  # overrides nbgrader's Execute.timeout
+    memory_mb: int | None = None
+    force: bool = False  # ignore cached results
+    progress: bool = True
 
 
-def grade(course: Course, assignment_id: str, *, progress: bool = True) -> tuple[list[GradeRow], Path]:
-    """Grade every submission of ``assignment_id``; return the rows and the CSV path."""
+def error_row(submission: Submission, max_score: float, exc: BaseException) -> GradeRow:
+    return GradeRow(submission.student_id, 0.0, max_score, "error", f"grader error: {type(exc).__name__}: {exc}")
+
+
+def write_log(folder: Path, row: GradeRow, result: TaskResult | None, extra: str = "") -> None:
+    """One readable log per submission: the row, each notebook's tests, and any grader error."""
+    lines = [f"student: {row.student_id}", f"status: {row.status}", f"score: {row.score:g} / {row.max_score:g}",
+             f"detail: {row.detail}", f"seconds: {row.seconds}", f"peak kernel memory (MB): {row.peak_memory_mb}",
+             f"from cache: {row.cached}"]
+    for outcome in result.outcomes if result else []:
+        lines.append(f"\n[{outcome.notebook_id}] {outcome.status} in {outcome.seconds:.1f} s: {outcome.detail}")
+        lines += [f"  {t.grade_id}: {t.points}/{t.max_points} {t.error}".rstrip() for t in outcome.tests]
+    if extra:
+        lines.append("\n" + extra)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{safe_name(row.student_id)}.log").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def safe_name(student_id: str) -> str:
+    """A file name for any student id (ids may hold spaces, unicode, even slashes from an LMS)."""
+    return "".join(ch if ch.isalnum() or ch in "-_.@ " else "_" for ch in student_id) or "_"
+
+
+def grade(course: Course, assignment_id: str, options: GradeOptions | None = None) -> tuple[list[GradeRow], Path]:
+    """Grade every submission of ``assignment_id``; return the rows and the CSV path.
+
+    Tasks are prepared here, run by the workers (in any order), and recorded here as
+    they finish, so the gradebook has exactly one writer. Results are cached as soon
+    as they arrive: a run that is killed and started again only re-runs what was lost.
+    """
+    options = options or GradeOptions()
     notebooks, max_score = ensure_assignment(course, assignment_id)
     submissions = collect(course, assignment_id, notebooks)
-    rows = []
-    bar = tqdm(submissions, desc=f"grading {assignment_id}", unit="submission", disable=not progress)
-    for submission in bar:
-        bar.set_postfix_str(submission.student_id)
-        rows.append(grade_submission(course, submission, max_score))
-    csv_path = write_csv(rows, course.reports_dir(assignment_id) / "grades.csv")
-    return rows, csv_path
+    reports = course.reports_dir(assignment_id)
+    logs = reports / "logs"
+    cache = ResultCache(course.root / CACHE_FOLDER / assignment_id)
+    fingerprint = environment_fingerprint()
+    limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None)
+    gpus = [] if options.scheduler else visible_gpu_ids()
+    rows: dict[str, GradeRow] = {}
+    failures = 0
+    bar = tqdm(total=len(submissions), desc=f"grading {assignment_id}", unit="submission", disable=not options.progress)
+
+    def finish(row: GradeRow, result: TaskResult | None, extra: str = "") -> None:
+        nonlocal failures
+        rows[row.student_id] = row
+        failures += row.status != "graded"
+        write_log(logs, row, result, extra)
+        bar.set_postfix_str(f"failures={failures}")
+        bar.update(1)
+
+    def record_safely(submission: Submission, task: GradingTask, result: TaskResult, cached: bool) -> None:
+        try:
+            row = record(course, submission, task, result)
+            row.cached = cached
+            finish(row, result)
+        except Exception as exc:
+            log.exception("recording %s failed", submission.student_id)
+            finish(error_row(submission, max_score, exc), result, traceback.format_exc())
+
+    pending: dict[Any, tuple[Submission, GradingTask, str]] = {}
+    workers = None
+    try:
+        for slot, submission in enumerate(submissions):
+            try:
+                task = prepare(course, submission, limits=limits, cell_timeout=options.cell_timeout,
+                               gpu_env=kernel_gpu_env(slot, gpus))
+                key = task_key(task, fingerprint)
+            except Exception as exc:
+                log.exception("preparing %s failed", submission.student_id)
+                finish(error_row(submission, max_score, exc), None, traceback.format_exc())
+                continue
+            cached = None if options.force else cache.load(key)
+            if cached is not None:
+                record_safely(submission, task, cached, cached=True)
+                continue
+            if workers is None:
+                workers = open_workers(options.workers, options.scheduler)
+                log.info("grading on %s", workers.description)
+            pending[workers.submit(run_task, task)] = (submission, task, key)
+        if workers is not None:
+            for future in workers.as_completed(list(pending)):
+                submission, task, key = pending.pop(future)
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker itself failed (not the student's code)
+                    log.exception("worker failed on %s", submission.student_id)
+                    finish(error_row(submission, max_score, exc), None, traceback.format_exc())
+                    continue
+                cache.store(key, result)
+                record_safely(submission, task, result, cached=False)
+    finally:
+        bar.close()
+        if workers is not None:
+            workers.close()
+    ordered = [rows[s.student_id] for s in submissions if s.student_id in rows]
+    csv_path = write_csv(ordered, reports / "grades.csv")
+    return ordered, csv_path

@@ -21,6 +21,7 @@ from traitlets.config import Config
 
 from autograder.collect import Submission
 from autograder.coursedir import Course
+from autograder.execute import Limits
 from autograder.steps import (
     autograde_preprocessors,
     notebook_resources,
@@ -42,6 +43,7 @@ class GradingTask:
     execute_class: str = "nbgrader.preprocessors.Execute"
     config: dict[str, Any] = field(default_factory=dict)  # the course's merged traitlets config
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the kernel
+    limits: Limits = field(default_factory=Limits)  # time and memory bounds of the kernel
 
 
 def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
@@ -61,12 +63,12 @@ def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
     return files
 
 
-def kernel_environment() -> dict[str, str]:
-    """Variables every grading kernel gets: quiet TensorFlow, and nbgrader's marker."""
-    return {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2"}
+def kernel_environment(gpu_env: dict[str, str] | None = None) -> dict[str, str]:
+    """Variables every grading kernel gets: nbgrader's marker, quiet TensorFlow, GPU sharing."""
+    return {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2", **(gpu_env or {})}
 
 
-def execution_config(course: Course) -> Config:
+def execution_config(course: Course, cell_timeout: int | None = None) -> Config:
     """The course's config, with the kernel's own log quietened.
 
     ipykernel logs warnings (for example about its TCP transport) to the grader's
@@ -77,18 +79,28 @@ def execution_config(course: Course) -> Config:
     extra = list(config.Execute.get("extra_arguments", []))
     if not any("log_level" in arg for arg in extra):
         config.Execute.extra_arguments = [*extra, "--IPKernelApp.log_level=ERROR"]
+    if cell_timeout is not None:
+        config.Execute.timeout = cell_timeout
     return config
 
 
-def prepare(course: Course, submission: Submission) -> GradingTask:
+def prepare(
+    course: Course,
+    submission: Submission,
+    *,
+    limits: Limits | None = None,
+    cell_timeout: int | None = None,
+    gpu_env: dict[str, str] | None = None,
+) -> GradingTask:
     """Sanitize each submitted notebook with nbgrader's preprocessors; note unusable ones."""
     execute_cls, _ = autograde_preprocessors(course)
     task = GradingTask(
         student_id=submission.student_id,
         assignment_id=submission.assignment_id,
         execute_class=f"{execute_cls.__module__}.{execute_cls.__qualname__}",
-        config=execution_config(course),
-        env=kernel_environment(),
+        config=execution_config(course, cell_timeout),
+        env=kernel_environment(gpu_env),
+        limits=limits or Limits(),
         files=support_files(course, submission),
     )
     for notebook_id in submission.missing:

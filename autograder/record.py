@@ -24,7 +24,7 @@ from autograder.prepare import GradingTask
 from autograder.steps import autograde_preprocessors, notebook_resources, run_preprocessors
 from autograder.task import TaskResult
 
-STATUS_ORDER = ["error", "invalid", "crashed", "timeout", "missing", "graded"]  # worst first
+STATUS_ORDER = ["error", "invalid", "crashed", "out of memory", "timeout", "missing", "graded"]  # worst first
 
 
 @dataclass
@@ -39,6 +39,8 @@ class GradeRow:
     raw_score: float = 0.0
     late_penalty: float = 0.0
     seconds: float = 0.0
+    peak_memory_mb: float = 0.0
+    cached: bool = False
 
 
 def register_submission(course: Course, submission: Submission) -> None:
@@ -116,4 +118,5 @@ def read_row(course: Course, submission: Submission, result: TaskResult) -> Grad
         raw_score=raw,
         late_penalty=penalty,
         seconds=round(result.seconds, 2),
+        peak_memory_mb=max((o.peak_memory_mb for o in result.outcomes), default=0.0),
     )

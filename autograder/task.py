@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 import nbformat
@@ -29,6 +29,7 @@ class NotebookOutcome:
     notebook: str | None = None  # the executed notebook as JSON, when it ran
     tests: list[TestResult] = field(default_factory=list)
     seconds: float = 0.0
+    peak_memory_mb: float = 0.0
 
 
 @dataclass
@@ -63,8 +64,12 @@ def run_task(task: GradingTask) -> TaskResult:
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         workdir = Path(tmp)
         materialise(task, workdir)
+        budget = task.limits.submission_timeout
         for notebook_id, nb_json in task.notebooks.items():
-            execution = execute_notebook(nb_json, workdir, task.execute_class, task.config, task.env)
+            limits = task.limits  # the time budget is shared by all notebooks of the submission
+            if budget:
+                limits = replace(limits, submission_timeout=max(1.0, budget - (time.monotonic() - start)))
+            execution = execute_notebook(nb_json, workdir, task.execute_class, task.config, task.env, limits)
             tests = score_notebook(execution.notebook)
             detail = execution.detail or summarise(tests)
             error = first_error(execution.notebook)
@@ -78,6 +83,7 @@ def run_task(task: GradingTask) -> TaskResult:
                     notebook=nbformat.writes(execution.notebook),
                     tests=tests,
                     seconds=execution.seconds,
+                    peak_memory_mb=round(execution.peak_memory_mb, 1),
                 )
             )
     return TaskResult(task.student_id, task.assignment_id, outcomes, time.monotonic() - start)

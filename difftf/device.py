@@ -50,3 +50,42 @@ def choose_device(
     if forced == "gpu":
         raise RuntimeError(f"{DEVICE_ENV}=gpu but TensorFlow sees no GPU: install the [gpu] extra.")
     return DeviceChoice("/CPU:0", "CPU", False, "no GPU found")
+
+
+def visible_gpu_ids(env: Mapping[str, str] | None = None, nvidia_smi_output: str | None = None) -> list[str]:
+    """GPU ids the grader may hand to kernels, found without importing TensorFlow.
+
+    ``CUDA_VISIBLE_DEVICES`` wins when set (an empty value or -1 means none); otherwise
+    ``nvidia-smi -L`` is asked. Both inputs can be given, so the logic is testable
+    on machines without a GPU.
+    """
+    env = os.environ if env is None else env
+    if "CUDA_VISIBLE_DEVICES" in env:
+        ids = [part.strip() for part in env["CUDA_VISIBLE_DEVICES"].split(",") if part.strip()]
+        return [] if ids in ([], ["-1"]) else ids
+    if nvidia_smi_output is None:
+        import shutil
+        import subprocess
+
+        if shutil.which("nvidia-smi") is None:
+            return []
+        try:
+            nvidia_smi_output = subprocess.run(
+                ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+    return [line.split(":")[0].split()[1] for line in nvidia_smi_output.splitlines() if line.startswith("GPU ")]
+
+
+def kernel_gpu_env(slot: int, gpu_ids: Sequence[str]) -> dict[str, str]:
+    """Environment for the kernel in grading slot ``slot``: share GPUs, pin round-robin.
+
+    ``TF_FORCE_GPU_ALLOW_GROWTH`` stops each TensorFlow kernel from reserving a whole
+    GPU's memory, so several kernels can share one; with several GPUs, slot i gets
+    GPU i mod n. On a CPU-only machine the variable is harmless.
+    """
+    env = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    if gpu_ids:
+        env["CUDA_VISIBLE_DEVICES"] = str(gpu_ids[slot % len(gpu_ids)])
+    return env

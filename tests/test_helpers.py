@@ -128,3 +128,22 @@ def test_quiet_tensorflow_writes_nothing_to_stderr():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "4.0"
     assert proc.stderr == "", f"TensorFlow start-up noise leaked: {proc.stderr[:300]}"
+
+
+def test_visible_gpu_ids_from_environment_and_nvidia_smi():
+    from difftf.device import visible_gpu_ids
+
+    assert visible_gpu_ids(env={"CUDA_VISIBLE_DEVICES": "2,3"}) == ["2", "3"]
+    assert visible_gpu_ids(env={"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    assert visible_gpu_ids(env={"CUDA_VISIBLE_DEVICES": ""}) == []
+    smi = "GPU 0: NVIDIA A100 (UUID: GPU-aaa)\nGPU 1: NVIDIA A100 (UUID: GPU-bbb)\n"
+    assert visible_gpu_ids(env={}, nvidia_smi_output=smi) == ["0", "1"]
+    assert visible_gpu_ids(env={}, nvidia_smi_output="") == []
+
+
+def test_kernels_share_and_round_robin_gpus():
+    from difftf.device import kernel_gpu_env
+
+    assert kernel_gpu_env(0, []) == {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    pinned = [kernel_gpu_env(slot, ["0", "1", "2"])["CUDA_VISIBLE_DEVICES"] for slot in range(5)]
+    assert pinned == ["0", "1", "2", "0", "1"]
