@@ -49,6 +49,7 @@ def task_key(task: GradingTask, fingerprint: dict[str, str]) -> str:
         digest.update(raw)
 
     add("assignment", task.assignment_id)
+    add("student", task.student_id)  # a submission is one student's: never share results between students
     for notebook_id in sorted(task.notebooks):
         add(f"notebook/{notebook_id}", task.notebooks[notebook_id])
     for notebook_id in sorted(task.problems):

@@ -144,11 +144,17 @@ def execute_notebook(
     config: Any,
     env: dict[str, str],
     limits: Limits = Limits(),
+    started: float | None = None,
 ) -> Execution:
-    """Execute a prepared notebook with cwd ``workdir``; never raises for student faults."""
+    """Execute a prepared notebook with cwd ``workdir``; never raises for student faults.
+
+    ``started`` is when the submission's clock started (its other notebooks share the
+    time budget); by default, now.
+    """
     nb = nbformat.reads(nb_json, as_version=4)
     start = time.monotonic()
-    deadline = start + limits.submission_timeout if limits.submission_timeout else None
+    budget_start = start if started is None else started
+    deadline = budget_start + limits.submission_timeout if limits.submission_timeout else None
     running = [0]  # index of the cell the kernel is working on, for post-mortems
 
     def on_cell_start(cell: Any, cell_index: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import nbformat
@@ -64,12 +64,11 @@ def run_task(task: GradingTask) -> TaskResult:
     with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
         workdir = Path(tmp)
         materialise(task, workdir)
-        budget = task.limits.submission_timeout
         for notebook_id, nb_json in task.notebooks.items():
-            limits = task.limits  # the time budget is shared by all notebooks of the submission
-            if budget:
-                limits = replace(limits, submission_timeout=max(1.0, budget - (time.monotonic() - start)))
-            execution = execute_notebook(nb_json, workdir, task.execute_class, task.config, task.env, limits)
+            # started=start: the time budget is shared by all notebooks of the submission
+            execution = execute_notebook(
+                nb_json, workdir, task.execute_class, task.config, task.env, task.limits, started=start
+            )
             tests = score_notebook(execution.notebook)
             detail = execution.detail or summarise(tests)
             error = first_error(execution.notebook)
