@@ -90,6 +90,31 @@ def run_grade(course: Course, assignment: str, args: argparse.Namespace) -> Path
 def cmd_grade(course: Course, args: argparse.Namespace) -> int:
     csv_path = run_grade(course, args.assignment, args)
     print(f"grades: {shown(csv_path)}; logs: {shown(csv_path.parent / 'logs')}")
+    if not args.no_feedback:
+        from autograder.feedback import generate_feedback
+
+        folder = generate_feedback(course, args.assignment)
+        print(f"feedback (no hidden tests): {shown(folder)}/<student>/{args.assignment}/")
+    return 0
+
+
+def cmd_report(course: Course, args: argparse.Namespace) -> int:
+    from autograder.class_report import build_report
+
+    index = build_report(course, args.assignment)
+    print(f"report: {shown(index)} (with grades.csv, tests.csv and plots beside it)")
+    return 0
+
+
+def cmd_collect(course: Course, args: argparse.Namespace) -> int:
+    from autograder.lms import collect_zip
+
+    report = collect_zip(course, args.assignment, args.zip.resolve(), args.lms)
+    print(f"{args.zip.name} ({report.lms}): {len(report.collected)} student(s) collected into submitted/")
+    for rel in report.unmatched:
+        print(f"  not matched (no student id in the name): {rel}")
+    for rel in report.unknown_notebooks:
+        print(f"  not a notebook of {args.assignment}: {rel}")
     return 0
 
 
@@ -161,7 +186,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("grade", parents=[common, grading], help="autograde every submission of an assignment")
     p.add_argument("assignment")
+    p.add_argument("--no-feedback", action="store_true", help="skip the per-student HTML feedback")
     p.set_defaults(func=cmd_grade)
+
+    p = sub.add_parser("report", parents=[common], help="pass rates, plots and an HTML page for a graded assignment")
+    p.add_argument("assignment")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("collect", parents=[common], help="import an LMS download (Moodle or Canvas zip)")
+    p.add_argument("assignment")
+    p.add_argument("zip", type=Path)
+    p.add_argument("--lms", choices=["auto", "canvas", "moodle"], default="auto")
+    p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("demo", parents=[common, grading], help="release and grade the example submissions")
     p.set_defaults(func=cmd_demo)
