@@ -6,9 +6,10 @@ becomes that submission's row with status ``error``; the batch always finishes.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,15 @@ from nbgrader.converters import GenerateAssignment
 from nbgrader.converters.base import NbGraderException
 from tqdm.auto import tqdm
 
-from autograder.cache import ResultCache, environment_fingerprint, task_key
+from autograder.cache import ResultCache, environment_fingerprint, folder_files, submission_key
 from autograder.collect import Submission, collect
 from autograder.coursedir import Course, CourseError
 from autograder.execute import Limits
-from autograder.prepare import GradingTask, prepare
+from autograder.prepare import GradingTask, execution_config, kernel_environment, prepare
 from autograder.record import GradeRow, record
 from autograder.release_check import find_leaks
 from autograder.report import write_csv
+from autograder.steps import autograde_preprocessors
 from autograder.task import TaskResult, run_task
 from autograder.workers import open_workers
 from difftf.device import kernel_gpu_env, visible_gpu_ids
@@ -119,6 +121,33 @@ def safe_name(student_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_.@ " else "_" for ch in student_id) or "_"
 
 
+def autograded_hashes(course: Course, submission: Submission) -> dict[str, str]:
+    folder = course.path(course.coursedir.autograded_directory, submission.student_id, submission.assignment_id)
+    return {rel: hashlib.sha256(data).hexdigest() for rel, data in folder_files(folder).items()}
+
+
+def recorded_state(course: Course, submission: Submission, row: GradeRow) -> dict[str, Any]:
+    """What a later run checks before it trusts that this row is still in the gradebook."""
+    return {"db_url": course.db_url, "row": asdict(row), "autograded": autograded_hashes(course, submission)}
+
+
+def still_recorded(course: Course, submission: Submission, state: dict[str, Any] | None) -> GradeRow | None:
+    """The recorded row, if the gradebook and autograded files still hold exactly what was recorded."""
+    if not state or state.get("db_url") != course.db_url:
+        return None
+    if autograded_hashes(course, submission) != state.get("autograded"):
+        return None
+    row = GradeRow(**{**state["row"], "cached": True})
+    with Gradebook(course.db_url, course.coursedir.course_id) as gb:
+        try:
+            found = gb.find_submission(submission.assignment_id, submission.student_id)
+        except MissingEntry:
+            return None
+        if abs((found.score or 0.0) - row.raw_score) > 1e-9:
+            return None
+    return row
+
+
 def grade(course: Course, assignment_id: str, options: GradeOptions | None = None) -> tuple[list[GradeRow], Path]:
     """Grade every submission of ``assignment_id``; return the rows and the CSV path.
 
@@ -134,6 +163,9 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     cache = ResultCache(course.root / CACHE_FOLDER / assignment_id)
     fingerprint = environment_fingerprint()
     limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None)
+    execute_cls, _ = autograde_preprocessors(course)
+    config = execution_config(course, options.cell_timeout)
+    source = course.source_dir(assignment_id)
     gpus = [] if options.scheduler else visible_gpu_ids()
     rows: dict[str, GradeRow] = {}
     failures = 0
@@ -147,10 +179,11 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
         bar.set_postfix_str(f"failures={failures}")
         bar.update(1)
 
-    def record_safely(submission: Submission, task: GradingTask, result: TaskResult, cached: bool) -> None:
+    def record_safely(submission: Submission, task: GradingTask, result: TaskResult, key: str, cached: bool) -> None:
         try:
             row = record(course, submission, task, result)
             row.cached = cached
+            cache.store_row(key, recorded_state(course, submission, row))
             finish(row, result)
         except Exception as exc:
             log.exception("recording %s failed", submission.student_id)
@@ -160,17 +193,26 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     workers = None
     try:
         for slot, submission in enumerate(submissions):
+            gpu_env = kernel_gpu_env(slot, gpus)
             try:
+                settings = {"config": config, "env": kernel_environment(gpu_env), "limits": asdict(limits),
+                            "execute": f"{execute_cls.__module__}.{execute_cls.__qualname__}"}
+                key = submission_key(submission.student_id, assignment_id, submission.folder, source, settings,
+                                     fingerprint)
+                cached = None if options.force else cache.load(key)
+                if cached is not None:
+                    row = still_recorded(course, submission, cache.load_row(key))
+                    if row is not None:  # result and gradebook both unchanged: nothing to do
+                        finish(row, cached)
+                        continue
                 task = prepare(course, submission, limits=limits, cell_timeout=options.cell_timeout,
-                               gpu_env=kernel_gpu_env(slot, gpus))
-                key = task_key(task, fingerprint)
+                               gpu_env=gpu_env)
             except Exception as exc:
                 log.exception("preparing %s failed", submission.student_id)
                 finish(error_row(submission, max_score, exc), None, traceback.format_exc())
                 continue
-            cached = None if options.force else cache.load(key)
             if cached is not None:
-                record_safely(submission, task, cached, cached=True)
+                record_safely(submission, task, cached, key, cached=True)
                 continue
             if workers is None:
                 workers = open_workers(options.workers, options.scheduler)
@@ -186,7 +228,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
                     finish(error_row(submission, max_score, exc), None, traceback.format_exc())
                     continue
                 cache.store(key, result)
-                record_safely(submission, task, result, cached=False)
+                record_safely(submission, task, result, key, cached=False)
     finally:
         bar.close()
         if workers is not None:
