@@ -26,6 +26,7 @@ from autograder.prepare import GradingTask, execution_config, kernel_environment
 from autograder.record import GradeRow, record
 from autograder.release_check import find_leaks
 from autograder.report import write_csv
+from autograder.settings import default_workers
 from autograder.steps import autograde_preprocessors
 from autograder.task import TaskResult, run_task
 from autograder.workers import open_workers
@@ -167,6 +168,8 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     config = execution_config(course, options.cell_timeout)
     source = course.source_dir(assignment_id)
     gpus = [] if options.scheduler else visible_gpu_ids()
+    # Local kernels share this machine's cores; a cluster's workers size themselves.
+    threads = None if options.scheduler else max(1, default_workers() // max(1, options.workers))
     rows: dict[str, GradeRow] = {}
     failures = 0
     bar = tqdm(total=len(submissions), desc=f"grading {assignment_id}", unit="submission", disable=not options.progress)
@@ -195,7 +198,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
         for slot, submission in enumerate(submissions):
             gpu_env = kernel_gpu_env(slot, gpus)
             try:
-                settings = {"config": config, "env": kernel_environment(gpu_env), "limits": asdict(limits),
+                settings = {"config": config, "env": kernel_environment(gpu_env, threads), "limits": asdict(limits),
                             "execute": f"{execute_cls.__module__}.{execute_cls.__qualname__}"}
                 key = submission_key(submission.student_id, assignment_id, submission.folder, source, settings,
                                      fingerprint)
@@ -206,7 +209,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
                         finish(row, cached)
                         continue
                 task = prepare(course, submission, limits=limits, cell_timeout=options.cell_timeout,
-                               gpu_env=gpu_env)
+                               gpu_env=gpu_env, threads=threads)
             except Exception as exc:
                 log.exception("preparing %s failed", submission.student_id)
                 finish(error_row(submission, max_score, exc), None, traceback.format_exc())

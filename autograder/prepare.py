@@ -63,22 +63,35 @@ def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
     return files
 
 
-def kernel_environment(gpu_env: dict[str, str] | None = None) -> dict[str, str]:
-    """Variables every grading kernel gets: nbgrader's marker, quiet TensorFlow, GPU sharing."""
-    return {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2", **(gpu_env or {})}
+def kernel_environment(gpu_env: dict[str, str] | None = None, threads: int | None = None) -> dict[str, str]:
+    """Variables every grading kernel gets: nbgrader's marker, quiet TensorFlow, GPU sharing.
+
+    ``threads`` caps each kernel's compute threads when several kernels share the
+    cores, so that they do not fight over them (TensorFlow, OpenMP and BLAS pools).
+    """
+    env = {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2", **(gpu_env or {})}
+    if threads:
+        for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[name] = str(threads)
+        env["TF_NUM_INTEROP_THREADS"] = str(max(2, threads))  # one inter-op thread can deadlock some ops
+    return env
 
 
 def execution_config(course: Course, cell_timeout: int | None = None) -> Config:
-    """The course's config, with the kernel's own log quietened.
+    """The course's config, with the kernel's own log quietened and its history in memory.
 
     ipykernel logs warnings (for example about its TCP transport) to the grader's
     terminal; they say nothing about the submission, so they are hidden unless the
-    course configures the kernel's log level itself.
+    course configures the kernel's log level itself. A kernel that keeps its input
+    history in memory does not create and lock an SQLite file at start-up.
     """
     config = copy.deepcopy(course.config)
     extra = list(config.Execute.get("extra_arguments", []))
     if not any("log_level" in arg for arg in extra):
-        config.Execute.extra_arguments = [*extra, "--IPKernelApp.log_level=ERROR"]
+        extra.append("--IPKernelApp.log_level=ERROR")
+    if not any("hist_file" in arg for arg in extra):  # nbgrader's advice: no history database per kernel
+        extra.append("--HistoryManager.hist_file=:memory:")
+    config.Execute.extra_arguments = extra
     if cell_timeout is not None:
         config.Execute.timeout = cell_timeout
     return config
@@ -91,6 +104,7 @@ def prepare(
     limits: Limits | None = None,
     cell_timeout: int | None = None,
     gpu_env: dict[str, str] | None = None,
+    threads: int | None = None,
 ) -> GradingTask:
     """Sanitize each submitted notebook with nbgrader's preprocessors; note unusable ones."""
     execute_cls, _ = autograde_preprocessors(course)
@@ -99,7 +113,7 @@ def prepare(
         assignment_id=submission.assignment_id,
         execute_class=f"{execute_cls.__module__}.{execute_cls.__qualname__}",
         config=execution_config(course, cell_timeout),
-        env=kernel_environment(gpu_env),
+        env=kernel_environment(gpu_env, threads),
         limits=limits or Limits(),
         files=support_files(course, submission),
     )

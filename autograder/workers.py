@@ -13,12 +13,24 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Fresh worker processes, never forks of the grader (whose zmq and asyncio state must not be copied).
+
+    Where it exists, a fork server that has imported the task module once hands out
+    workers, so each worker does not pay nbgrader's import again (about 3 s of CPU).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["autograder.task"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 class LocalWorkers:
     """A pool of worker processes on this machine; each task starts its own kernel."""
 
     def __init__(self, workers: int) -> None:
-        # "spawn": a fresh interpreter per worker, safe with the zmq and asyncio state of the parent.
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=worker_context())
         self.description = f"{workers} local worker(s)"
 
     def submit(self, fn: Callable[[Any], Any], arg: Any) -> Future:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"]
 
 
 def make_course(root: Path, assignment: str, students: int) -> Path:
@@ -75,7 +76,10 @@ def bare_execution(autograded: Path, assignment: str) -> float:
         for cell in nb.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
-        client = NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(path.parent)}},
+            extra_arguments=KERNEL_ARGUMENTS,  # the same kernel settings course grade uses
+        )
         start = time.perf_counter()
         client.execute()
         total += time.perf_counter() - start
