@@ -11,4 +11,14 @@ executed cells outside the student's kernel, ``record`` is the one writer to the
 gradebook, and ``report`` writes the CSV and prints the summary.
 """
 
+import sys
+
 __version__ = "0.1.0"
+
+# Start-up time: jsonschema (imported by nbformat and nbgrader) builds 38 parsers for
+# its optional IRI format checks from the rfc3987_syntax package, about 2 s of CPU in
+# every grader process. The notebook schema uses no IRI format, so the grader declines
+# that optional import (jsonschema then simply has no IRI checker). Only when nothing
+# has imported either module yet; kernels and JupyterLab are other processes.
+if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
