@@ -165,7 +165,8 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     fingerprint = environment_fingerprint()
     limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None)
     execute_cls, _ = autograde_preprocessors(course)
-    config = execution_config(course, options.cell_timeout)
+    execute_class = f"{execute_cls.__module__}.{execute_cls.__qualname__}"
+    config = execution_config(course, options.cell_timeout)  # once per batch, shared by key and tasks
     source = course.source_dir(assignment_id)
     gpus = [] if options.scheduler else visible_gpu_ids()
     # Local kernels share this machine's cores; a cluster's workers size themselves.
@@ -199,7 +200,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
             gpu_env = kernel_gpu_env(slot, gpus)
             try:
                 settings = {"config": config, "env": kernel_environment(gpu_env, threads), "limits": asdict(limits),
-                            "execute": f"{execute_cls.__module__}.{execute_cls.__qualname__}"}
+                            "execute": execute_class}
                 key = submission_key(submission.student_id, assignment_id, submission.folder, source, settings,
                                      fingerprint)
                 cached = None if options.force else cache.load(key)
@@ -208,8 +209,8 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
                     if row is not None:  # result and gradebook both unchanged: nothing to do
                         finish(row, cached)
                         continue
-                task = prepare(course, submission, limits=limits, cell_timeout=options.cell_timeout,
-                               gpu_env=gpu_env, threads=threads)
+                task = prepare(course, submission, limits=limits, gpu_env=gpu_env, threads=threads,
+                               config=config, execute_class=execute_class)
             except Exception as exc:
                 log.exception("preparing %s failed", submission.student_id)
                 finish(error_row(submission, max_score, exc), None, traceback.format_exc())

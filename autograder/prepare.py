@@ -105,14 +105,22 @@ def prepare(
     cell_timeout: int | None = None,
     gpu_env: dict[str, str] | None = None,
     threads: int | None = None,
+    config: Config | None = None,
+    execute_class: str | None = None,
 ) -> GradingTask:
-    """Sanitize each submitted notebook with nbgrader's preprocessors; note unusable ones."""
-    execute_cls, _ = autograde_preprocessors(course)
+    """Sanitize each submitted notebook with nbgrader's preprocessors; note unusable ones.
+
+    A batch computes ``config`` (execution_config) and ``execute_class`` once and
+    passes them in; alone, they are derived from the course here.
+    """
+    if execute_class is None:
+        execute_cls, _ = autograde_preprocessors(course)
+        execute_class = f"{execute_cls.__module__}.{execute_cls.__qualname__}"
     task = GradingTask(
         student_id=submission.student_id,
         assignment_id=submission.assignment_id,
-        execute_class=f"{execute_cls.__module__}.{execute_cls.__qualname__}",
-        config=execution_config(course, cell_timeout),
+        execute_class=execute_class,
+        config=config if config is not None else execution_config(course, cell_timeout),
         env=kernel_environment(gpu_env, threads),
         limits=limits or Limits(),
         files=support_files(course, submission),
