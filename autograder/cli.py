@@ -118,6 +118,30 @@ def cmd_collect(course: Course, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reference(course: Course, args: argparse.Namespace) -> int:
+    """Run each source solution on the best device present and write (or check) reference.json."""
+    from autograder.reference import run_reference, source_assignments, write_reference
+
+    names = source_assignments(course) if args.all else args.assignments
+    if not names:
+        raise CourseError("name an assignment (course reference ASSIGNMENT) or pass --all")
+    if args.output and len(names) != 1:
+        raise CourseError("--output writes one file: name exactly one assignment with it")
+    status = 0
+    for name in names:
+        run = run_reference(course, name, gpu_ids=[] if args.cpu else None)
+        target = args.output or course.source_dir(name) / "reference.json"
+        write_reference(run, target)
+        budget = f" (budget {run.budget_seconds:g} s)" if run.budget_seconds is not None else " (no budget set)"
+        print(f"{name}: {run.plan.reason}; {run.wall_seconds:.1f} s{budget} -> {shown(target)}")
+        for metric, value in sorted(run.metrics.items()):
+            print(f"  {metric} = {value:.4g}")
+        if not run.within_budget:
+            print(f"  over budget: {run.wall_seconds:.1f} s > {run.budget_seconds:g} s; speed the solution up")
+            status = 1
+    return status
+
+
 def demo_assignments(course: Course) -> list[str]:
     """Assignments with a source folder and at least one committed example submission."""
     from autograder.collect import submission_folders
@@ -198,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("zip", type=Path)
     p.add_argument("--lms", choices=["auto", "canvas", "moodle"], default="auto")
     p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser(
+        "reference", parents=[common], help="measure the source solutions and write assignments/*/reference.json"
+    )
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    p.add_argument("--all", action="store_true", help="every assignment in the source folder")
+    p.add_argument("--cpu", action="store_true", help="measure on the CPU even when a GPU is present")
+    p.add_argument("--output", type=Path, default=None, help="write here instead of the assignment's folder")
+    p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("demo", parents=[common, grading], help="release and grade the example submissions")
     p.set_defaults(func=cmd_demo)

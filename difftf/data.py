@@ -173,22 +173,68 @@ def stratified_split(
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
+HOLDOUT_FRACTION = 0.15  # share of a dataset that graded assignments keep back for hidden tests
+HOLDOUT_SEED = 2019  # fixed, and different from the students' split seed
+
+
+def holdout_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held_out) of the stratified holdout that hidden tests score models on.
+
+    Assignments train on ``kept`` only, so a model is graded on rows its student never
+    loaded: the released notebook cannot overfit them or copy their labels.
+    """
+    return stratified_split(labels, HOLDOUT_FRACTION, HOLDOUT_SEED)
+
+
+def _banknote_arrays() -> tuple[np.ndarray, np.ndarray]:
+    data = np.loadtxt(fetch("banknote"), delimiter=",", dtype=np.float64)
+    return data[:, :4].astype(np.float32), data[:, 4].astype(np.float32)
+
+
 def load_banknote(
-    test_fraction: float = 0.2, seed: int = 42
+    test_fraction: float = 0.2, seed: int = 42, *, part: str = "all"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The slides' ``loadBanknotedata()``: trainX, trainY, testX, testY as float32.
 
     X has the four wavelet features; Y is 1.0 for a forged note. The split is
     stratified and seeded, so every student sees the same train and test sets.
+    Assignments pass ``part="kept"``: the split is then made from the rows outside
+    the graders' holdout (see ``load_banknote_holdout``).
     """
-    data = np.loadtxt(fetch("banknote"), delimiter=",", dtype=np.float64)
-    features, labels = data[:, :4].astype(np.float32), data[:, 4].astype(np.float32)
+    if part not in ("all", "kept"):
+        raise ValueError(f"part must be 'all' or 'kept' (the holdout has its own loader), got {part!r}")
+    features, labels = _banknote_arrays()
+    if part == "kept":
+        kept, _ = holdout_split(labels)
+        features, labels = features[kept], labels[kept]
     train, test = stratified_split(labels, test_fraction, seed)
     return features[train], labels[train], features[test], labels[test]
 
 
-def load_housing():  # -> pandas.DataFrame (pandas imported lazily: it is slow to import)
-    """California housing as a DataFrame, with the categorical ``ocean_proximity`` column."""
+def load_banknote_holdout() -> tuple[np.ndarray, np.ndarray]:
+    """The banknote rows hidden tests score models on (X float32 (n, 4), y float32 (n,))."""
+    features, labels = _banknote_arrays()
+    _, held_out = holdout_split(labels)
+    return features[held_out], labels[held_out]
+
+
+def load_housing(*, part: str = "all"):  # -> pandas.DataFrame (pandas is imported lazily: it is slow)
+    """California housing as a DataFrame, with the categorical ``ocean_proximity`` column.
+
+    ``part="all"`` is the whole file (lectures). Assignments load ``part="kept"`` and
+    hidden tests score on ``part="holdout"``: a stratified split by ``ocean_proximity``
+    that students never load. Either part keeps the file's row labels as its index.
+    """
+    if part not in ("all", "kept", "holdout"):
+        raise ValueError(f"part must be 'all', 'kept' or 'holdout', got {part!r}")
+    frame = _housing_frame()
+    if part == "all":
+        return frame
+    kept, held_out = holdout_split(frame["ocean_proximity"].astype(str).to_numpy())
+    return frame.iloc[np.sort(kept if part == "kept" else held_out)]
+
+
+def _housing_frame():
     import pandas as pd
 
     spec = load_manifest()["housing"]
