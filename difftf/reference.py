@@ -26,7 +26,6 @@ student's edited copy.
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -78,28 +77,39 @@ class Reference:
             )
         return self._metrics[name]
 
-    def at_least(self, name: str, value: float, *, margin: float, what: str = "") -> float:
-        """Assert ``value >= reference - margin`` (higher is better, e.g. accuracy); return the threshold."""
+    def threshold(self, name: str, *, margin: float | None = None, factor: float | None = None,
+                  floor: float = 0.0) -> float:
+        """The bar a hidden test sets: ``reference - margin`` or ``max(factor * reference, floor)``."""
+        if (margin is None) == (factor is None):
+            raise ValueError("give exactly one of margin (at_least) or factor (at_most)")
+        if margin is not None:
+            return self.metric(name) - margin
+        return max(float(factor) * self.metric(name), floor)
+
+    def at_least(self, name: str, value: float, *, margin: float, what: str = "") -> None:
+        """Assert ``value >= reference - margin`` (higher is better, e.g. accuracy).
+
+        Returns None on purpose: nbgrader reads a number that a test cell's last line
+        displays as partial credit, so a check must never evaluate to one.
+        """
         value = float(value)
         if is_reference_run():
             record_metric(name, value, direction="min", margin=margin)
-            return -math.inf
-        threshold = self.metric(name) - margin
+            return
+        threshold = self.threshold(name, margin=margin)
         assert value >= threshold, (
             f"{what or name} = {value:.4g}, but at least {threshold:.4g} is needed "
             f"(the reference solution reaches {self.metric(name):.4g}; the allowed margin is {margin:g})"
         )
-        return threshold
 
-    def at_most(self, name: str, value: float, *, factor: float, floor: float = 0.0, what: str = "") -> float:
-        """Assert ``value <= max(factor * reference, floor)`` (lower is better, e.g. an error)."""
+    def at_most(self, name: str, value: float, *, factor: float, floor: float = 0.0, what: str = "") -> None:
+        """Assert ``value <= max(factor * reference, floor)`` (lower is better, e.g. an error). Returns None."""
         value = float(value)
         if is_reference_run():
             record_metric(name, value, direction="max", factor=factor, floor=floor)
-            return math.inf
-        threshold = max(factor * self.metric(name), floor)
+            return
+        threshold = self.threshold(name, factor=factor, floor=floor)
         assert value <= threshold, (
             f"{what or name} = {value:.4g}, but at most {threshold:.4g} is allowed "
             f"(the reference solution reaches {self.metric(name):.4g}; the allowed factor is {factor:g})"
         )
-        return threshold

@@ -165,3 +165,32 @@ def test_housing_has_ocean_proximity(isolated_cache):
     assert int(frame["total_bedrooms"].isna().sum()) == 207
     counts = frame["ocean_proximity"].value_counts().to_dict()
     assert counts == {"<1H OCEAN": 9136, "INLAND": 6551, "NEAR OCEAN": 2658, "NEAR BAY": 2290, "ISLAND": 5}
+
+
+def test_holdouts_are_disjoint_stratified_and_hidden_from_the_kept_part():
+    """Hidden tests score on rows a student never loads; both parts keep the class shares."""
+    pytest.importorskip("pandas")
+    if real_mirror() is None:
+        pytest.skip("needs the real datasets: set COURSE_DATA_MIRROR (see ../shared/datasets/README.md)")
+    from difftf.data import HOLDOUT_FRACTION, holdout_split, load_banknote, load_banknote_holdout, load_housing
+
+    raw = np.loadtxt(data.fetch("banknote"), delimiter=",", dtype=np.float32)
+    kept, held = holdout_split(raw[:, 4])
+    assert sorted(np.concatenate([kept, held]).tolist()) == list(range(1372)), "the parts are disjoint and complete"
+    kept_train, _, kept_test, _ = load_banknote(part="kept")
+    hold_x, hold_y = load_banknote_holdout()
+    assert np.array_equal(hold_x, raw[held, :4]) and np.array_equal(hold_y, raw[held, 4])
+
+    def rows(x: np.ndarray) -> list[tuple[float, ...]]:
+        return sorted(map(tuple, x.tolist()))
+
+    assert rows(np.concatenate([kept_train, kept_test])) == rows(raw[kept, :4]), "students load only kept rows"
+    assert abs(len(hold_x) / 1372 - HOLDOUT_FRACTION) < 0.01 and abs(hold_y.mean() - 610 / 1372) < 0.01
+
+    full, kept, held = load_housing(), load_housing(part="kept"), load_housing(part="holdout")
+    assert len(kept) + len(held) == len(full) and not set(kept.index) & set(held.index)
+    share = held["ocean_proximity"].value_counts(normalize=True)
+    expected = full["ocean_proximity"].value_counts(normalize=True)
+    assert (share - expected).abs().max() < 0.01
+    with pytest.raises(ValueError, match="part must be"):
+        load_housing(part="test")
