@@ -162,6 +162,11 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
         print(f"== {assignment}: released to {shown(released)} (checked: no solutions, no hidden tests)")
         csv_path = run_grade(course, assignment, args)
         print(f"grades: {shown(csv_path)}\n")
+    from autograder.class_table import write_class_table
+
+    table, path = write_class_table(course, assignments)
+    print(f"== class grades (points per assignment; empty: no submission) -> {shown(path)}")
+    print(table.to_string(float_format=lambda v: f"{v:g}", na_rep=""))
     return 0
 
 

@@ -31,3 +31,39 @@ def real_mirror() -> Path | None:
     """The mirror of the real datasets, or None (tests that need it then skip and say why)."""
     mirror = os.environ.get("COURSE_DATA_MIRROR")
     return Path(mirror) if mirror and Path(mirror).is_dir() else None
+
+
+def course_copy(dest: Path) -> Path:
+    """The repository's course config in a scratch folder, reading sources from assignments/."""
+    dest.mkdir(parents=True)
+    config = (REPO_ROOT / "course" / "nbgrader_config.py").read_text()
+    source = REPO_ROOT / "assignments"
+    (dest / "nbgrader_config.py").write_text(f"{config}\nc.CourseDirectory.source_directory = {str(source)!r}\n")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def demo_class(tmp_path_factory: pytest.TempPathFactory):
+    """`course demo` run once on a scratch copy of course/, with every wrong fixture in the class.
+
+    Grading TensorFlow notebooks is the slow part of the suite, so one batch serves both
+    the demo's tests and every assignment's invariants: the class is the committed
+    example submissions plus ``fixture-wrong``, the wrong-but-plausible submission of
+    each assignment from tests/fixtures/.
+    """
+    import shutil
+    import subprocess
+
+    from tests.nbgrader_course import BIN
+
+    course = course_copy(tmp_path_factory.mktemp("demo") / "course")
+    shutil.copytree(REPO_ROOT / "course" / "submitted", course / "submitted")
+    for notebook in sorted((REPO_ROOT / "tests" / "fixtures").glob("*/*.ipynb")):
+        folder = course / "submitted" / "fixture-wrong" / notebook.parent.name
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(notebook, folder / notebook.name)
+    before = {p: p.read_bytes() for p in (course / "submitted").rglob("*") if p.is_file()}
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # called by full path, the venv is not on PATH
+    proc = subprocess.run([str(BIN / "course"), "demo", "--course-dir", str(course), "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    return course, proc, before

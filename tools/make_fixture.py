@@ -43,8 +43,10 @@ def read_answers(path: Path) -> dict[str, str]:
 
 def released(assignment: str) -> Path:
     """Release the assignment into a scratch course; return the release folder."""
-    from autograder.coursedir import Course
+    from autograder.coursedir import Course, ensure_tools_on_path
     from autograder.pipeline import release
+
+    ensure_tools_on_path()  # nbgrader runs alembic, which lives beside this Python
 
     scratch = Path(tempfile.mkdtemp(prefix="fixture-course-"))
     config = (REPO_ROOT / "course" / "nbgrader_config.py").read_text(encoding="utf-8")
