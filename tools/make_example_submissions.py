@@ -7,7 +7,7 @@ For every assignment it writes four students into course/submitted/:
 - example-partial: only the first half of the solution cells filled in;
 - example-exception: the full solution with a slip that raises in one solution cell.
 
-Run it after changing an assignment (``.venv/bin/python tools/make_example_submissions.py``);
+Run it after changing an assignment (``.venv/bin/python tools/make_example_submissions.py [NAME ...]``);
 the test suite fails when example-untouched no longer matches the release.
 """
 
@@ -50,10 +50,12 @@ def variant(release: nbformat.NotebookNode, source: nbformat.NotebookNode, fill:
     return nb
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    """Write the examples of the named assignments (default: all of them)."""
     from autograder.cli import main as course
 
-    for source_dir in sorted(p for p in (REPO_ROOT / "assignments").iterdir() if p.is_dir()):
+    folders = sorted(p for p in (REPO_ROOT / "assignments").iterdir() if p.is_dir())
+    for source_dir in [p for p in folders if not names or p.name in names]:
         assignment = source_dir.name
         if course(["release", assignment, "--course-dir", str(REPO_ROOT / "course")]) != 0:
             return 1
@@ -76,4 +78,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
