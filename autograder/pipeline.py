@@ -24,6 +24,7 @@ from autograder.coursedir import Course, CourseError
 from autograder.execute import Limits
 from autograder.prepare import GradingTask, execution_config, kernel_environment, prepare
 from autograder.record import GradeRow, record
+from autograder.reference import ensure_reference
 from autograder.release_check import find_leaks
 from autograder.report import write_csv
 from autograder.settings import default_workers
@@ -157,6 +158,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     as they arrive: a run that is killed and started again only re-runs what was lost.
     """
     options = options or GradeOptions()
+    ensure_reference(course, assignment_id)
     notebooks, max_score = ensure_assignment(course, assignment_id)
     submissions = collect(course, assignment_id, notebooks)
     reports = course.reports_dir(assignment_id)

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import tempfile
 import time
@@ -167,3 +168,38 @@ def source_assignments(course: Course) -> list[str]:
     folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     return sorted(p.name for p in folders if any(p.glob("*.ipynb")))
 
+
+
+CHECK_CALL = re.compile(r"\.at_(?:least|most)\(\s*[\"']([^\"']+)[\"']")
+
+
+def checked_metrics(notebooks: list[Path]) -> set[str]:
+    """Metric names the notebooks' hidden tests compare with the reference."""
+    names: set[str] = set()
+    for path in notebooks:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                names.update(CHECK_CALL.findall(cell.source))
+    return names
+
+
+def ensure_reference(course: Course, assignment_id: str) -> None:
+    """Refuse to grade when hidden tests need metrics that reference.json lacks.
+
+    Without this, every student would lose the points of each model check to a
+    ReferenceError, and the instructor would find out from the complaints.
+    """
+    source = course.source_dir(assignment_id)
+    needed = checked_metrics(sorted(source.glob("*.ipynb")))
+    if not needed:
+        return
+    path = source / REFERENCE_FILE
+    try:
+        have = set(json.loads(path.read_text(encoding="utf-8"))["metrics"])
+    except (OSError, ValueError, KeyError, TypeError):
+        have = set()
+    if needed - have:
+        raise CourseError(
+            f"{path} lacks the metric(s) {sorted(needed - have)} that the hidden tests of {assignment_id} compare "
+            f"with: run `course reference {assignment_id}` first (nothing was graded)."
+        )

@@ -208,3 +208,13 @@ def test_grading_compares_with_the_instructors_reference_not_the_students(model_
     autograded = nbformat.read(model_course / "autograded" / "weak" / "model" / "model.ipynb", as_version=4)
     error = "".join(o.get("evalue", "") for o in autograded.cells[1].outputs)
     assert "quality = 0.5" in error and "at least 0.8" in error, error
+
+
+def test_grading_refuses_to_start_without_the_reference_metrics(model_course: Path,
+                                                                capsys: pytest.CaptureFixture[str]):
+    assert course_main(["release", "model", "--course-dir", str(model_course)]) == 0
+    submit(model_course, "s1", released(model_course, "model", "model.ipynb"), assignment="model", name="model.ipynb")
+    assert course_main(["grade", "model", "--course-dir", str(model_course), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "course reference model" in err and "'quality'" in err and "nothing was graded" in err
+    assert not (model_course / "reports" / "model" / "grades.csv").exists()
