@@ -42,6 +42,19 @@ def course_copy(dest: Path) -> Path:
     return dest
 
 
+def selected_assignments() -> list[str]:
+    """Every source assignment, or only those named in DIFFTF_TEST_ASSIGNMENTS (comma-separated).
+
+    The filter is for an author iterating on one assignment; `make test` leaves it unset.
+    """
+    names = sorted(p.name for p in (REPO_ROOT / "assignments").iterdir() if p.is_dir())
+    wanted = [n for n in os.environ.get("DIFFTF_TEST_ASSIGNMENTS", "").split(",") if n]
+    unknown = sorted(set(wanted) - set(names))
+    if unknown:
+        raise pytest.UsageError(f"DIFFTF_TEST_ASSIGNMENTS names no folder in assignments/: {unknown}")
+    return [n for n in names if n in wanted] if wanted else names
+
+
 @pytest.fixture(scope="session")
 def demo_class(tmp_path_factory: pytest.TempPathFactory):
     """`course demo` run once on a scratch copy of course/, with every wrong fixture in the class.
@@ -57,8 +70,13 @@ def demo_class(tmp_path_factory: pytest.TempPathFactory):
     from tests.nbgrader_course import BIN
 
     course = course_copy(tmp_path_factory.mktemp("demo") / "course")
-    shutil.copytree(REPO_ROOT / "course" / "submitted", course / "submitted")
+    wanted = set(selected_assignments())
+    for folder in sorted((REPO_ROOT / "course" / "submitted").glob("*/*")):
+        if folder.is_dir() and folder.name in wanted:
+            shutil.copytree(folder, course / "submitted" / folder.parent.name / folder.name)
     for notebook in sorted((REPO_ROOT / "tests" / "fixtures").glob("*/*.ipynb")):
+        if notebook.parent.name not in wanted:
+            continue
         folder = course / "submitted" / "fixture-wrong" / notebook.parent.name
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copy2(notebook, folder / notebook.name)

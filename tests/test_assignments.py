@@ -24,9 +24,9 @@ from autograder.coursedir import Course
 from autograder.reference import ReferenceRun, run_reference
 from autograder.release_check import find_leaks
 from difftf.reference import Reference
-from tests.conftest import REPO_ROOT, course_copy
+from tests.conftest import REPO_ROOT, course_copy, selected_assignments
 
-ASSIGNMENTS = sorted(p.name for p in (REPO_ROOT / "assignments").iterdir() if p.is_dir())
+ASSIGNMENTS = selected_assignments()
 HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

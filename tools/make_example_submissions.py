@@ -20,6 +20,7 @@ from pathlib import Path
 import nbformat
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 SLIP = "_ = 1 / 0  # a slip: this line raises ZeroDivisionError when the cell runs\n"
 
@@ -50,18 +51,34 @@ def variant(release: nbformat.NotebookNode, source: nbformat.NotebookNode, fill:
     return nb
 
 
+def released(assignment: str) -> Path:
+    """Release the assignment into a scratch course; return the release folder.
+
+    A scratch course, not course/: writing examples must not touch the instructor's
+    gradebook, and several assignments can be prepared at once without sharing a database.
+    """
+    import tempfile
+
+    from autograder.coursedir import Course, ensure_tools_on_path
+    from autograder.pipeline import release
+
+    ensure_tools_on_path()  # nbgrader runs alembic, which lives beside this Python
+    scratch = Path(tempfile.mkdtemp(prefix="release-course-"))
+    config = (REPO_ROOT / "course" / "nbgrader_config.py").read_text(encoding="utf-8")
+    source = REPO_ROOT / "assignments"
+    (scratch / "nbgrader_config.py").write_text(f"{config}\nc.CourseDirectory.source_directory = {str(source)!r}\n")
+    return release(Course.open(scratch), assignment)
+
+
 def main(names: list[str]) -> int:
     """Write the examples of the named assignments (default: all of them)."""
-    from autograder.cli import main as course
-
     folders = sorted(p for p in (REPO_ROOT / "assignments").iterdir() if p.is_dir())
     for source_dir in [p for p in folders if not names or p.name in names]:
         assignment = source_dir.name
-        if course(["release", assignment, "--course-dir", str(REPO_ROOT / "course")]) != 0:
-            return 1
+        release_dir = released(assignment)
         for path in sorted(source_dir.glob("*.ipynb")):
             source = nbformat.read(path, as_version=4)
-            release = nbformat.read(REPO_ROOT / "course" / "release" / assignment / path.name, as_version=4)
+            release = nbformat.read(release_dir / path.name, as_version=4)
             n_solutions = sum(1 for c in release.cells if is_solution(c))
             students = {
                 "example-full": variant(release, source, n_solutions, slip=False),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
@@ -28,7 +27,7 @@ import nbformat
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tools.make_example_submissions import grade_id, is_solution, solved  # noqa: E402
+from tools.make_example_submissions import grade_id, is_solution, released, solved  # noqa: E402
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 SECTION = re.compile(r"^# %% (\S+)\s*$", re.MULTILINE)
@@ -39,20 +38,6 @@ def read_answers(path: Path) -> dict[str, str]:
     text = path.read_text(encoding="utf-8")
     parts = SECTION.split(text)
     return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts), 2)}
-
-
-def released(assignment: str) -> Path:
-    """Release the assignment into a scratch course; return the release folder."""
-    from autograder.coursedir import Course, ensure_tools_on_path
-    from autograder.pipeline import release
-
-    ensure_tools_on_path()  # nbgrader runs alembic, which lives beside this Python
-
-    scratch = Path(tempfile.mkdtemp(prefix="fixture-course-"))
-    config = (REPO_ROOT / "course" / "nbgrader_config.py").read_text(encoding="utf-8")
-    source = REPO_ROOT / "assignments"
-    (scratch / "nbgrader_config.py").write_text(f"{config}\nc.CourseDirectory.source_directory = {str(source)!r}\n")
-    return release(Course.open(scratch), assignment)
 
 
 def build(assignment: str) -> Path:
