@@ -27,6 +27,10 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def main(paths: list[str]) -> int:
+    """Clean each named notebook in place; print the usage for no path or -h/--help."""
+    if not paths or any(p in ("-h", "--help") for p in paths):
+        print(__doc__)
+        return 0 if paths else 2
     for name in paths:
         path = Path(name)
         nb = nbformat.read(path, as_version=4)
