@@ -265,7 +265,7 @@ def configure_logging(verbose: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     ensure_tools_on_path()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     configure_logging(args.verbose)
     if not args.verbose:  # nbgrader's own gradebook code triggers these; they are not the user's concern
         from sqlalchemy.exc import SAWarning

@@ -69,7 +69,7 @@ def kernel_environment(gpu_env: dict[str, str] | None = None, threads: int | Non
     ``threads`` caps each kernel's compute threads when several kernels share the
     cores, so that they do not fight over them (TensorFlow, OpenMP and BLAS pools).
     """
-    env = {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "2", **(gpu_env or {})}
+    env = {"NBGRADER_EXECUTION": "autograde", "TF_CPP_MIN_LOG_LEVEL": "3", **(gpu_env or {})}
     if threads:
         for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = str(threads)

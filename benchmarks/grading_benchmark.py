@@ -51,7 +51,7 @@ def make_course(root: Path, assignment: str, students: int) -> Path:
 
 def run(cmd: list[str], cwd: Path | None = None) -> float:
     """Run one of the venv's commands and return its wall time in seconds."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "3"}
     start = time.perf_counter()
     proc = subprocess.run([str(BIN / cmd[0]), *cmd[1:]], cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
@@ -91,7 +91,7 @@ def main() -> int:
     parser.add_argument("--students", type=int, default=20)
     parser.add_argument("--assignment", default="equation_solver")
     args = parser.parse_args()
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:
         base = make_course(Path(tmp) / "base", args.assignment, args.students)

@@ -5,7 +5,10 @@ cuda drivers" straight to file descriptor 2, before its log-level setting is rea
 In a notebook those lines become stderr output, and nbgrader gives zero points to a
 test cell with any stderr output. So the course imports TensorFlow through this
 module: the import and the first device discovery run with fd 2 sent to /dev/null,
-and ``TF_CPP_MIN_LOG_LEVEL`` hides the rest. Real errors still raise exceptions.
+and ``TF_CPP_MIN_LOG_LEVEL=3`` hides the rest. Level 3 also hides C++ *error* log
+lines: TensorFlow 2.21 logs a harmless "NodeDef mentions attribute
+use_unbounded_threadpool" error on the first Keras ``fit``/``predict``, which would
+otherwise zero a graded cell. Real errors still raise Python exceptions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_MIRROR = REPO_ROOT.parent / "shared" / "datasets"
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Tests read the course's datasets from the offline mirror when one exists beside the repo.
 if "COURSE_DATA_MIRROR" not in os.environ and SHARED_MIRROR.is_dir():
     os.environ["COURSE_DATA_MIRROR"] = str(SHARED_MIRROR)
