@@ -10,6 +10,7 @@ rule gives them zero instead of crediting an empty test cell.
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 import time
 from dataclasses import dataclass
@@ -137,6 +138,59 @@ class KernelWatchdog(threading.Thread):
                 p.kill()
 
 
+KERNEL_START_ATTEMPTS = 3  # a kernel that dies before its first cell is started again, this often in all
+
+
+def _run_once(
+    nb: nbformat.NotebookNode,
+    workdir: Path,
+    execute_class: str,
+    config: Any,
+    env: dict[str, str],
+    limits: Limits,
+    deadline: float | None,
+    running: list[int],
+    on_cell_start: Any,
+) -> tuple[str, str, KernelWatchdog, bool]:
+    """One kernel, one pass over ``nb`` (executed in place).
+
+    Returns (status, detail, watchdog, retry): ``retry`` is true when the kernel failed
+    before its first cell started, so no student code ran and starting again is fair.
+    """
+    executor = import_item(execute_class)(config=config, on_cell_start=on_cell_start)
+    if deadline is not None:  # no cell may run past the submission's deadline
+        cell_timeout = executor.timeout
+
+        def timeout_func(cell: Any) -> int:
+            remaining = max(1, int(deadline - time.monotonic() + 0.999))
+            return min(cell_timeout, remaining) if cell_timeout and cell_timeout > 0 else remaining
+
+        executor.timeout_func = timeout_func
+    watchdog = KernelWatchdog(executor, limits, deadline)
+    watchdog.start()
+    status, detail, retry = "graded", "", False
+    try:
+        with setenv(**env):
+            executor.preprocess(nb, {"metadata": {"path": str(workdir)}})
+    except SubmissionTimeout:
+        first = mark_unexecuted(nb, max(running[0], 0), "not executed: the submission's time limit was reached")
+        status, detail = "timeout", f"submission time limit ({limits.submission_timeout:g} s) reached before {first}"
+    except DeadKernelError:
+        retry = running[0] < 0
+        first = mark_unexecuted(nb, max(running[0], 0), "the kernel died while running this cell")
+        status, detail = "crashed", f"kernel died in {first or 'an unknown cell'}"
+    except NoSuchKernel as exc:
+        mark_unexecuted(nb, 0, "not executed: no such kernel")
+        status, detail = "error", f"kernel {exc} is not installed"
+    except Exception as exc:  # anything else nbclient raises ends this notebook, not the batch
+        retry = running[0] < 0
+        first = mark_unexecuted(nb, max(running[0], 0), f"not executed: {type(exc).__name__}")
+        status, detail = "error", f"execution stopped at {first or 'the end'}: {type(exc).__name__}: {exc}"
+    finally:
+        watchdog.stop()
+    return status, detail, watchdog, retry and watchdog.reason is None
+
+
 def execute_notebook(
     nb_json: str,
     workdir: Path,
@@ -162,35 +216,18 @@ def execute_notebook(
         if deadline is not None and time.monotonic() >= deadline:
             raise SubmissionTimeout
 
-    executor = import_item(execute_class)(config=config, on_cell_start=on_cell_start)
-    if deadline is not None:  # no cell may run past the submission's deadline
-        cell_timeout = executor.timeout
-
-        def timeout_func(cell: Any) -> int:
-            remaining = max(1, int(deadline - time.monotonic() + 0.999))
-            return min(cell_timeout, remaining) if cell_timeout and cell_timeout > 0 else remaining
-
-        executor.timeout_func = timeout_func
-    watchdog = KernelWatchdog(executor, limits, deadline)
-    watchdog.start()
-    status, detail = "graded", ""
-    try:
-        with setenv(**env):
-            executor.preprocess(nb, {"metadata": {"path": str(workdir)}})
-    except SubmissionTimeout:
-        first = mark_unexecuted(nb, running[0], "not executed: the submission's time limit was reached")
-        status, detail = "timeout", f"submission time limit ({limits.submission_timeout:g} s) reached before {first}"
-    except DeadKernelError:
-        first = mark_unexecuted(nb, running[0], "the kernel died while running this cell")
-        status, detail = "crashed", f"kernel died in {first or 'an unknown cell'}"
-    except NoSuchKernel as exc:
-        mark_unexecuted(nb, 0, "not executed: no such kernel")
-        status, detail = "error", f"kernel {exc} is not installed"
-    except Exception as exc:  # anything else nbclient raises ends this notebook, not the batch
-        first = mark_unexecuted(nb, running[0], f"not executed: {type(exc).__name__}")
-        status, detail = "error", f"execution stopped at {first or 'the end'}: {type(exc).__name__}: {exc}"
-    finally:
-        watchdog.stop()
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        running[0] = -1  # no cell has started yet
+        work = copy.deepcopy(nb)
+        status, detail, watchdog, retry = _run_once(work, workdir, execute_class, config, env, limits, deadline,
+                                                    running, on_cell_start)
+        if not retry or attempt == KERNEL_START_ATTEMPTS:
+            break
+        # The kernel failed before any cell ran (e.g. two kernels started at once picked the
+        # same free port): no student code has run, so starting again is safe and fair.
+        time.sleep(0.5 * attempt)
+    nb = work
+    running[0] = max(running[0], 0)
     seconds = time.monotonic() - start
     peak_mb = watchdog.peak_bytes / 2**20
     if watchdog.reason == "out of memory":

@@ -91,6 +91,36 @@ def test_watchdog_kills_a_kernel_that_ignores_interrupts(tmp_path: Path):
     assert any(o.get("ename") == "KernelDied" for o in result.notebook.cells[1].outputs)
 
 
+def start_failing_notebook(tmp_path: Path, source: str, failures: int):
+    from tests.flaky_kernel import FailsToStart
+
+    FailsToStart.failures_left, FailsToStart.attempts = failures, 0
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    result = execute_notebook(nbformat.writes(nb), tmp_path, "tests.flaky_kernel.FailsToStart", Config(), {})
+    return result, FailsToStart.attempts
+
+
+def test_a_kernel_that_dies_before_its_first_cell_is_started_again(tmp_path: Path):
+    result, attempts = start_failing_notebook(tmp_path, "print(6 * 7)", failures=1)
+    assert attempts == 2
+    assert result.status == "graded", result.detail
+    assert result.notebook.cells[0].outputs[0].text == "42\n"
+
+
+def test_kernel_start_is_retried_a_bounded_number_of_times(tmp_path: Path):
+    result, attempts = start_failing_notebook(tmp_path, "print(6 * 7)", failures=10)
+    assert attempts == 3
+    assert result.status == "error" and "Kernel died before replying to kernel_info" in result.detail
+
+
+def test_a_kernel_killed_by_student_code_is_not_started_again(tmp_path: Path):
+    result, attempts = start_failing_notebook(tmp_path, "import os\nos._exit(1)", failures=0)
+    assert attempts == 1, "student code ran: running it again would not be the student's result"
+    assert result.status == "crashed"
+
+
 def test_gpus_are_shared_and_pinned_round_robin(released_course: Path, monkeypatch: pytest.MonkeyPatch):
     course = released_course
     probe = "import os\nprint(os.environ.get('CUDA_VISIBLE_DEVICES'), os.environ.get('TF_FORCE_GPU_ALLOW_GROWTH'))\n"
