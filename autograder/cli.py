@@ -62,6 +62,7 @@ def grade_options(course: Course, args: argparse.Namespace) -> GradeOptions:
         memory_mb=pick(args.memory_mb, defaults.memory_mb) or None,
         force=args.force,
         progress=not args.quiet,
+        sandbox=pick(args.sandbox, defaults.sandbox),
     )
 
 
@@ -212,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     grading.add_argument("--cell-timeout", type=int, default=None, help="seconds per cell (default: Execute.timeout)")
     grading.add_argument("--memory-mb", type=int, default=None, help="memory per kernel in MB (default 4096)")
     grading.add_argument("--force", action="store_true", help="re-grade everything, ignoring cached results")
+    grading.add_argument("--sandbox", choices=["auto", "bwrap", "off"], default=None,
+                         help="fence kernels with bubblewrap (default auto: when available, else warn)")
 
     p = sub.add_parser("grade", parents=[common, grading], help="autograde every submission of an assignment")
     p.add_argument("assignment")

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from jupyter_client.kernelspec import NoSuchKernel
 from nbclient.exceptions import DeadKernelError
 from nbgrader.utils import setenv
 from traitlets.utils.importstring import import_item
+
+log = logging.getLogger(__name__)
 
 TIMEOUT_ENAME = "CellTimeoutError"
 
@@ -66,6 +69,8 @@ class Limits:
     submission_timeout: float | None = None  # seconds for the whole notebook
     memory_mb: int | None = None  # resident memory of the kernel and its children
     grace: float = 30.0  # after the deadline, how long an interrupt may take before the kill
+    sandbox: str = "off"  # "auto", "bwrap" or "off": see autograder/sandbox.py
+    hidden_paths: tuple[str, ...] = ()  # what a sandboxed kernel must not see (course, sources, gradebook)
 
 
 @dataclass
@@ -205,6 +210,13 @@ def execute_notebook(
     ``started`` is when the submission's clock started (its other notebooks share the
     time budget); by default, now.
     """
+    if limits.sandbox != "off":
+        from autograder.sandbox import resolve
+
+        use, why = resolve(limits.sandbox)
+        if use:
+            return execute_sandboxed(nb_json, workdir, execute_class, config, env, limits, started)
+        log.warning("grading WITHOUT a sandbox: %s", why)
     nb = nbformat.reads(nb_json, as_version=4)
     start = time.monotonic()
     budget_start = start if started is None else started
@@ -240,3 +252,32 @@ def execute_notebook(
     if timeouts and status == "graded":
         status, detail = "timeout", f"cell timeout in {', '.join(timeouts)}"
     return Execution(notebook=nb, status=status, detail=detail, seconds=seconds, peak_memory_mb=peak_mb)
+
+
+def execute_sandboxed(
+    nb_json: str,
+    workdir: Path,
+    execute_class: str,
+    config: Any,
+    env: dict[str, str],
+    limits: Limits,
+    started: float | None,
+) -> Execution:
+    """execute_notebook, run by a child process inside the bubblewrap sandbox."""
+    from autograder.sandbox import run_sandboxed
+
+    start = time.monotonic()
+    started = start if started is None else started
+    request = {"nb_json": nb_json, "workdir": str(workdir), "execute_class": execute_class, "config": config,
+               "env": env, "limits": asdict(limits), "started": started}
+    wall = None
+    if limits.submission_timeout:  # the child's own watchdog ends it first; this is the backstop
+        wall = max(1.0, started + limits.submission_timeout - start) + limits.grace + 60
+    result = run_sandboxed(request, workdir, limits.hidden_paths, wall)
+    notebook = nbformat.reads(result["notebook"], as_version=4) if result.get("notebook") else None
+    if notebook is None:
+        notebook = nbformat.reads(nb_json, as_version=4)
+        mark_unexecuted(notebook, 0, f"not executed: {result['detail']}")
+    return Execution(notebook=notebook, status=result["status"], detail=result["detail"],
+                     seconds=result.get("seconds", time.monotonic() - start),
+                     peak_memory_mb=result.get("peak_memory_mb", 0.0))

@@ -98,6 +98,7 @@ class GradeOptions:
     memory_mb: int | None = None
     force: bool = False  # ignore cached results
     progress: bool = True
+    sandbox: str = "auto"  # see autograder/sandbox.py
 
 
 def error_row(submission: Submission, max_score: float, exc: BaseException) -> GradeRow:
@@ -150,6 +151,36 @@ def still_recorded(course: Course, submission: Submission, state: dict[str, Any]
     return row
 
 
+def hidden_paths(course: Course, source: Path) -> tuple[str, ...]:
+    """What a sandboxed kernel must not see: the course folder (gradebook, submissions,
+    feedback), the assignment sources (solutions, hidden tests) and a SQLite gradebook
+    kept elsewhere."""
+    paths = [course.root, Path(source).parent]
+    url = str(course.db_url)
+    if url.startswith("sqlite:///"):
+        paths.append(Path(url.removeprefix("sqlite:///")))
+    return tuple(str(Path(p).resolve()) for p in paths)
+
+
+def warn_if_unsandboxed(options: GradeOptions, reports: Path) -> None:
+    """Say loudly, in the log and in the report folder, when kernels run without the sandbox.
+
+    A cluster's workers decide for themselves; this checks the machine that grades locally.
+    """
+    from autograder.sandbox import resolve
+
+    notice = reports / "SANDBOX-WARNING.txt"
+    use, why = (True, "") if options.scheduler else resolve(options.sandbox)
+    if use:
+        notice.unlink(missing_ok=True)
+        return
+    message = (f"WARNING: student code runs WITHOUT the grading sandbox: {why}. It can read the course "
+               "folder, the sources and the gradebook, and use the network.")
+    log.warning(message)
+    reports.mkdir(parents=True, exist_ok=True)
+    notice.write_text(message + "\n", encoding="utf-8")
+
+
 def grade(course: Course, assignment_id: str, options: GradeOptions | None = None) -> tuple[list[GradeRow], Path]:
     """Grade every submission of ``assignment_id``; return the rows and the CSV path.
 
@@ -165,11 +196,13 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     logs = reports / "logs"
     cache = ResultCache(course.root / CACHE_FOLDER / assignment_id)
     fingerprint = environment_fingerprint()
-    limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None)
+    source = course.source_dir(assignment_id)
+    limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None,
+                    sandbox=options.sandbox, hidden_paths=hidden_paths(course, source))
+    warn_if_unsandboxed(options, reports)
     execute_cls, _ = autograde_preprocessors(course)
     execute_class = f"{execute_cls.__module__}.{execute_cls.__qualname__}"
     config = execution_config(course, options.cell_timeout)  # once per batch, shared by key and tasks
-    source = course.source_dir(assignment_id)
     gpus = [] if options.scheduler else visible_gpu_ids()
     # Local kernels share this machine's cores; a cluster's workers size themselves.
     threads = None if options.scheduler else max(1, default_workers() // max(1, options.workers))

@@ -3,6 +3,7 @@
     c.CourseGrader.timeout = 1800     # seconds per submission
     c.CourseGrader.memory_mb = 4096   # resident memory per kernel
     c.CourseGrader.workers = 0        # 0: one per CPU core
+    c.CourseGrader.sandbox = "auto"   # bwrap when it works here, else unsandboxed with a warning
 
 The per-cell limit is nbgrader's own ``c.Execute.timeout``; ``--cell-timeout``
 overrides it for one run.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from traitlets import Integer
+from traitlets import Enum, Integer
 from traitlets.config import Configurable
 
 
@@ -24,6 +25,11 @@ class CourseGrader(Configurable):
         config=True
     )
     workers = Integer(0, help="Submissions graded at once on this machine (0: one per CPU core).").tag(config=True)
+    sandbox = Enum(
+        ["auto", "bwrap", "off"],
+        "auto",
+        help="Fence each kernel with bubblewrap: 'auto' (when available, else warn), 'bwrap' (required), 'off'.",
+    ).tag(config=True)
 
 
 def default_workers() -> int:

@@ -1,0 +1,152 @@
+"""The grading sandbox (autograder/sandbox.py): what a kernel can and cannot reach.
+
+The integration tests grade a toy submission whose solution also snoops: it tries to
+read the assignment source, the gradebook and a hidden data file of the course, to
+list other students' submissions, to write into the course and to connect to a
+server on this machine. Under the sandbox every attempt fails and the grade is
+unchanged; with ``--sandbox off`` the same attempts succeed, which shows the probes
+can detect a leak.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import sandbox
+from autograder.cli import main as course_main
+from tests.nbgrader_course import make_course, nbgrader, released, submit, with_solution
+
+SNOOP = '''def add(a, b):
+    return a + b
+
+import json, os, socket
+
+def _attempt(action):
+    try:
+        return "ok" if action() else "empty"
+    except Exception as exc:
+        return type(exc).__name__
+
+_course = {course!r}
+_probes = {{
+    "read_source": _attempt(lambda: open(_course + "/source/toy/toy.ipynb").read()),
+    "read_gradebook": _attempt(lambda: open(_course + "/gradebook.db", "rb").read()),
+    "read_hidden_data": _attempt(lambda: open(_course + "/hidden/labels.csv").read()),
+    "list_submissions": _attempt(lambda: os.listdir(_course + "/submitted")),
+    "write_course": _attempt(lambda: open(_course + "/planted.txt", "w").write("x")),
+    "connect_local_server": _attempt(lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3)),
+    "write_scratch": _attempt(lambda: open("scratch.txt", "w").write("x")),
+}}
+print("PROBES " + json.dumps(_probes, sort_keys=True))
+'''
+
+
+def needs_bwrap() -> None:
+    problem = sandbox.bwrap_problem()
+    if problem:
+        pytest.skip(f"the sandbox cannot run here: {problem}")
+
+
+@pytest.fixture
+def listening_port():
+    """A TCP server on 127.0.0.1 of the grading machine, outside any sandbox."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    threading.Thread(target=lambda: [server.accept() for _ in range(10)], daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+
+
+def graded_probes(tmp_path: Path, port: int, *flags: str) -> tuple[dict[str, str], dict[str, str], Path]:
+    course = make_course(tmp_path / "course")
+    assert nbgrader(course, "generate_assignment", "toy", "--force").returncode == 0
+    (course / "hidden").mkdir()
+    (course / "hidden" / "labels.csv").write_text("id,label\n1,forged\n")
+    submit(course, "other-student", released(course))
+    submit(course, "snoop", with_solution(released(course), "add", SNOOP.format(course=str(course), port=port)))
+    gradebook = (course / "gradebook.db").read_bytes()
+    assert course_main(["grade", "toy", "--course-dir", str(course), "--quiet", *flags]) == 0
+    assert ((course / "gradebook.db").exists() and not (course / "planted.txt").exists()) or "off" in flags
+    del gradebook
+    graded = nbformat.read(course / "autograded" / "snoop" / "toy" / "toy.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in graded.cells for o in c.get("outputs", []))
+    probes = json.loads(text.split("PROBES ", 1)[1].splitlines()[0])
+    import csv
+
+    with open(course / "reports" / "toy" / "grades.csv", newline="") as fh:
+        row = {r["student_id"]: r for r in csv.DictReader(fh)}["snoop"]
+    return probes, row, course
+
+
+def test_a_sandboxed_kernel_cannot_reach_the_course_or_the_network(tmp_path: Path, listening_port: int):
+    needs_bwrap()
+    probes, row, course = graded_probes(tmp_path, listening_port, "--sandbox", "bwrap")
+    assert probes["read_source"] == "FileNotFoundError", "the assignment source (solutions, hidden tests) is readable"
+    assert probes["read_gradebook"] == "FileNotFoundError", "the gradebook is readable"
+    assert probes["read_hidden_data"] == "FileNotFoundError", "the course's hidden data is readable"
+    assert probes["list_submissions"] == "FileNotFoundError", "other students' submissions are visible"
+    assert probes["write_course"] in ("OSError", "FileNotFoundError"), "the kernel could write into the course"
+    assert probes["connect_local_server"] in ("ConnectionRefusedError", "OSError"), "the kernel reached the network"
+    assert probes["write_scratch"] == "ok", "the kernel must be able to write its scratch folder"
+    assert not (course / "planted.txt").exists()
+    assert row["status"] == "graded" and float(row["score"]) == 3.0, row
+    assert not (course / "reports" / "toy" / "SANDBOX-WARNING.txt").exists()
+
+
+def test_without_the_sandbox_the_same_probes_succeed(tmp_path: Path, listening_port: int):
+    probes, row, course = graded_probes(tmp_path, listening_port, "--sandbox", "off")
+    assert {k: probes[k] for k in ("read_source", "read_gradebook", "read_hidden_data", "list_submissions",
+                                   "write_course", "connect_local_server")} == dict.fromkeys(
+        ("read_source", "read_gradebook", "read_hidden_data", "list_submissions", "write_course",
+         "connect_local_server"), "ok")
+    warning = (course / "reports" / "toy" / "SANDBOX-WARNING.txt").read_text()
+    assert "WITHOUT the grading sandbox" in warning and "turned off" in warning
+    assert float(row["score"]) == 3.0
+
+
+def test_the_command_covers_hidden_paths_and_binds_only_the_scratch_folder():
+    tmp_path = Path(__file__).resolve().parent / "fixtures" / "sandbox-layout"  # not under /tmp: see below
+    shutil.rmtree(tmp_path, ignore_errors=True)
+    tmp_path.mkdir()
+    hidden_dir, hidden_file, work = tmp_path / "course", tmp_path / "gradebook.db", tmp_path / "work"
+    hidden_dir.mkdir()
+    hidden_file.write_text("")
+    work.mkdir()
+    cmd = sandbox.bwrap_command(work, [hidden_dir, hidden_file, tmp_path / "absent"])
+    joined = " ".join(cmd)
+    assert "--unshare-net" in cmd and "--unshare-pid" in cmd and "--die-with-parent" in cmd
+    assert "--ro-bind / /" in joined
+    assert f"--tmpfs {hidden_dir} --remount-ro {hidden_dir}" in joined
+    assert f"--ro-bind /dev/null {hidden_file}" in joined
+    assert f"--bind {work} {work}" in joined and str(tmp_path / "absent") not in joined
+    # A scratch folder inside a hidden folder is never covered (the kernel needs it).
+    inner = hidden_dir / "scratch"
+    inner.mkdir()
+    assert f"--tmpfs {hidden_dir}" not in " ".join(sandbox.bwrap_command(inner, [hidden_dir]))
+    # Paths inside a covered folder, or under the private /tmp, need (and get) no cover of their own.
+    nested = " ".join(sandbox.bwrap_command(work, [hidden_dir, hidden_dir / "gradebook.db", "/tmp/course"]))
+    assert f"/dev/null {hidden_dir / 'gradebook.db'}" not in nested and "/tmp/course" not in nested
+    shutil.rmtree(tmp_path)
+
+
+def test_modes_without_bubblewrap(monkeypatch: pytest.MonkeyPatch):
+    sandbox.bwrap_problem.cache_clear()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    try:
+        use, why = sandbox.resolve("auto")
+        assert not use and "apt install bubblewrap" in why
+        with pytest.raises(sandbox.SandboxUnavailable, match="not installed"):
+            sandbox.resolve("bwrap")
+        assert sandbox.resolve("off") == (False, "the sandbox is turned off (CourseGrader.sandbox = 'off')")
+        with pytest.raises(ValueError):
+            sandbox.resolve("docker")
+    finally:
+        sandbox.bwrap_problem.cache_clear()
