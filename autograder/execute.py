@@ -143,6 +143,38 @@ class KernelWatchdog(threading.Thread):
                 p.kill()
 
 
+OUTPUT_CAP_CHARS = 1_000_000  # stream and display output kept per cell; the rest is dropped with a notice
+
+
+def cap_output(executor: Any, cap: int = OUTPUT_CAP_CHARS) -> None:
+    """Keep at most ``cap`` characters of printed and displayed output per cell.
+
+    A cell that prints gigabytes would otherwise fill the grader's memory, the
+    autograded notebook, the feedback page and the result cache. Errors and
+    execute results are always kept: nbgrader scores from them.
+    """
+    original = executor.output
+    used: dict[int, int] = {}
+
+    def output(outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        if msg["msg_type"] not in ("stream", "display_data"):
+            return original(outs, msg, display_id, cell_index)
+        size = len(str(msg.get("content", {})))
+        before = used.get(cell_index, 0)
+        used[cell_index] = before + size
+        if before + size <= cap:
+            return original(outs, msg, display_id, cell_index)
+        if before <= cap:  # the first message over the cap leaves a notice in its place
+            notice = nbformat.v4.new_output(
+                "stream", name="stdout",
+                text=f"\n[output truncated by the grader: more than {cap:,} characters in this cell]\n")
+            outs.append(notice)
+            return notice
+        return None
+
+    executor.output = output
+
+
 KERNEL_START_ATTEMPTS = 3  # a kernel that dies before its first cell is started again, this often in all
 
 
@@ -163,6 +195,7 @@ def _run_once(
     before its first cell started, so no student code ran and starting again is fair.
     """
     executor = import_item(execute_class)(config=config, on_cell_start=on_cell_start)
+    cap_output(executor)
     if deadline is not None:  # no cell may run past the submission's deadline
         cell_timeout = executor.timeout
 

@@ -37,7 +37,6 @@ WRONG = "def add(a, b):\n    return 0"
 
 NEEDS_SCORING = "needs scoring outside the student's kernel (issue 8 part 1)"
 NEEDS_SANDBOX = "needs the grading sandbox (issue 8 part 2)"
-NEEDS_OUTPUT_CAP = "needs a cap on stored output (not built yet)"
 BUG_DETAIL = "grader bug: detail says 'all tests passed' when the test cells are missing (score 0)"
 
 
@@ -284,10 +283,10 @@ def cases() -> list[Case]:
             GOOD + "\nimport os\nif os.fork() == 0:\n    os.setsid()\n"
             f"    os.execvp('sleep', ['sleep', '{SLEEP_FORK}'])"),
             "graded", 4, "all tests passed", needs=NEEDS_SANDBOX, check=no_leftover(SLEEP_FORK)),
-        # 300 MB of prints (not gigabytes: the machine is shared); every byte is stored today
+        # 300 MB of prints (not gigabytes: the machine is shared); the grader keeps 1 MB per cell
         Case("flood", lambda ctx: ctx.answer(
             GOOD + "\nimport sys\nline = 'x' * 2**20\nfor _ in range(300):\n    print(line)\n    sys.stdout.flush()"),
-             "graded", 4, "all tests passed", needs=NEEDS_OUTPUT_CAP, check=small_notebook(20)),
+             "graded", 4, "all tests passed", check=small_notebook(20)),
         Case("input", lambda ctx: ctx.answer(GOOD + "\nname = input('your name? ')"), "graded", 4,
              "first error in add: StdinNotImplementedError"),
         Case("always-equal", lambda ctx: ctx.answer(
