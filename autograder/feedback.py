@@ -6,13 +6,17 @@ hidden tests were restored for grading, so stock feedback shows their code
 same nbgrader converter runs with two steps in front: nbgrader's own
 ``ClearHiddenTests`` removes the hidden regions from test cells, and
 ``ShowTestMessagesOnly`` replaces each test cell's traceback with the exception's
-name and message (the hints the instructor wrote for students).
+name and message (the hints the instructor wrote for students). Before both,
+``RedactHiddenText`` removes hidden test lines from every *output*: a student cell can
+print them (``print("\\n".join(In))`` after the tests ran), and ClearHiddenTests only
+cleans the test cells' sources.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import re
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
@@ -38,9 +42,44 @@ class ShowTestMessagesOnly(NbGraderPreprocessor):
         return cell, resources
 
 
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.DOTALL)
+MIN_REDACTED_CHARS = 6  # shorter hidden lines ("pass", "x = 1") are too common to find-and-replace safely
+REDACTED = "[hidden test]"
+
+
+class RedactHiddenText(NbGraderPreprocessor):
+    """Replace every hidden test line that appears in any cell's output by a placeholder."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        lines = {"### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"}
+        for cell in nb.cells:
+            for block in HIDDEN_BLOCK.findall(cell.get("source", "")):
+                lines.update(line.strip() for line in block.splitlines() if len(line.strip()) >= MIN_REDACTED_CHARS)
+        ordered = sorted(lines, key=len, reverse=True)  # longest first: a line may contain a shorter one
+
+        def redact(text: str) -> str:
+            for line in ordered:
+                text = text.replace(line, REDACTED)
+            return text
+
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                if "text" in output:
+                    output["text"] = redact(output["text"])
+                for key, value in output.get("data", {}).items():
+                    if isinstance(value, str) and key.startswith("text/"):
+                        output["data"][key] = redact(value)
+                if "traceback" in output:
+                    output["traceback"] = [redact(t) for t in output["traceback"]]
+                if "evalue" in output:
+                    output["evalue"] = redact(output["evalue"])
+        return nb, resources
+
+
 def feedback_config(course: Course):
     config = copy.deepcopy(course.config)
     config.GenerateFeedback.preprocessors = [
+        RedactHiddenText,
         ClearHiddenTests,
         ShowTestMessagesOnly,
         GetGrades,

@@ -343,7 +343,7 @@ def cases() -> list[Case]:
              extra_files={"notes élève 学生 1.txt": b"7"}),
         Case("5000-cells", many_cells, "graded", 4, "all tests passed"),
         Case("50mb-output", big_output, "graded", 4, "all tests passed", check=small_notebook(1)),
-        Case("reads-input-history", read_history, "graded", 4, "all tests passed", leak_needs=NEEDS_SCORING),
+        Case("reads-input-history", read_history, "graded", 4, "all tests passed"),
     ]
 
 
