@@ -97,18 +97,43 @@ def record(course: Course, submission: Submission, task: GradingTask, result: Ta
     return read_row(course, submission, result)
 
 
+def unscored_tests(sub) -> dict[str, list[str]]:
+    """Autograded test cells the gradebook holds no score for, per notebook: cells the student deleted.
+
+    nbgrader scores only the test cells it finds, so a deleted test cell earns 0
+    without a word; the detail must say so instead of "all tests passed".
+    """
+    missing: dict[str, list[str]] = {}
+    for nb in sub.notebooks:
+        for grade in nb.grades:
+            if grade.cell.cell_type == "code" and grade.auto_score is None and grade.manual_score is None:
+                missing.setdefault(nb.name, []).append(grade.name)
+    return missing
+
+
+def with_unscored(detail: str, unscored: list[str]) -> str:
+    if not unscored:
+        return detail
+    note = f"test cells missing from the notebook (0 points): {', '.join(sorted(unscored))}"
+    return note if detail in ("", "all tests passed") else f"{note}; {detail}"
+
+
 def read_row(course: Course, submission: Submission, result: TaskResult) -> GradeRow:
     """The submission's score as ``nbgrader export`` computes it, with status and detail."""
+    unscored: dict[str, list[str]] = {}
     with Gradebook(course.db_url, course.coursedir.course_id) as gb:
         try:
             sub = gb.find_submission(submission.assignment_id, submission.student_id)
             raw, penalty, max_score = sub.score, sub.late_submission_penalty or 0.0, sub.max_score
+            unscored = unscored_tests(sub)
         except MissingEntry:
             raw, penalty, max_score = 0.0, 0.0, gb.find_assignment(submission.assignment_id).max_score
     outcomes = sorted(result.outcomes, key=lambda o: STATUS_ORDER.index(o.status))
     status = outcomes[0].status if outcomes else "missing"
     many = len(result.outcomes) > 1
-    detail = " | ".join(f"{o.notebook_id}: {o.detail}" if many else o.detail for o in result.outcomes)
+    detail = " | ".join(f"{o.notebook_id}: {with_unscored(o.detail, unscored.get(o.notebook_id, []))}"
+                        if many else with_unscored(o.detail, unscored.get(o.notebook_id, []))
+                        for o in result.outcomes)
     return GradeRow(
         student_id=submission.student_id,
         score=max(0.0, raw - penalty),

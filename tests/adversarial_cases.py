@@ -37,7 +37,6 @@ WRONG = "def add(a, b):\n    return 0"
 
 NEEDS_SCORING = "needs scoring outside the student's kernel (issue 8 part 1)"
 NEEDS_SANDBOX = "needs the grading sandbox (issue 8 part 2)"
-BUG_DETAIL = "grader bug: detail says 'all tests passed' when the test cells are missing (score 0)"
 
 
 def source_notebook() -> nbformat.NotebookNode:
@@ -312,12 +311,12 @@ def cases() -> list[Case]:
             needs=NEEDS_SCORING),
         Case("edited-locked-cells", edited_locked_cell, "graded", 0, "test_numeric (AssertionError)"),
         Case("edited-test-cells", edited_test_cell, "graded", 2, "test_add (AssertionError)", check=tests_ran),
-        Case("deleted-test-cells", deleted_tests, "graded", 0, needs=BUG_DETAIL),
+        Case("deleted-test-cells", deleted_tests, "graded", 0, "test cells missing from the notebook (0 points)"),
         Case("renamed", lambda ctx: ctx.answer(GOOD), "missing", 0, "adv.ipynb was not submitted",
              name="my solution.ipynb"),
         Case("invalid-json", lambda ctx: b"{ not json", "invalid", 0, "not a readable notebook"),
         Case("empty-file", lambda ctx: b"", "invalid", 0, "not a readable notebook"),
-        Case("no-cells", no_cells, "graded", 0, needs=BUG_DETAIL),
+        Case("no-cells", no_cells, "graded", 0, "test cells missing from the notebook (0 points)"),
         Case("julia-kernelspec", wrong_kernelspec, "graded", 4, "all tests passed"),
         Case("read-source", lambda ctx: ctx.answer(probe(f"open(r'{c}/source/adv/adv.ipynb').read()")),
              "graded", 4, needs=NEEDS_SANDBOX, check=probe_denied),
