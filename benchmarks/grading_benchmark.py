@@ -7,11 +7,13 @@ committed example submissions, then times, each on its own fresh copy of the cou
 2. ``course grade --workers 1``;
 3. ``course grade`` with one worker per core;
 4. the bare execution of the same notebooks with nbclient, one after another (no grading);
-5. an unchanged re-run of (3), served from the result cache.
+5. an unchanged re-run of (3), served from the result cache;
+6. ``course grade --workers 1 --sandbox off``, to show what the sandbox costs.
 
 It prints the times and the ratios the targets are stated in:
 stock / parallel (target >= 1.9 on 2 cores), workers-1 / bare (<= 1.10) and
-re-run / first run (<= 0.05). It also checks that all runs agree on every score.
+re-run / first run (<= 0.05), and the sandbox's cost, sandboxed / unfenced with one
+worker. It also checks that all runs agree on every score.
 
     .venv/bin/python benchmarks/grading_benchmark.py [--students 20] [--assignment equation_solver]
 """
@@ -95,7 +97,7 @@ def main() -> int:
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="grading-benchmark-") as tmp:
         base = make_course(Path(tmp) / "base", args.assignment, args.students)
-        copies = {name: Path(tmp) / name for name in ("stock", "one", "all")}
+        copies = {name: Path(tmp) / name for name in ("stock", "one", "all", "unfenced")}
         for path in copies.values():
             shutil.copytree(base, path)
         grade = ["course", "grade", args.assignment, "--quiet", "--no-feedback"]
@@ -106,9 +108,10 @@ def main() -> int:
         t_all = run([*grade, "--course-dir", str(copies["all"]), "--workers", str(cores)])
         t_bare = bare_execution(copies["stock"] / "autograded", args.assignment)
         t_rerun = run([*grade, "--course-dir", str(copies["all"]), "--workers", str(cores)])
+        t_unfenced = run([*grade, "--course-dir", str(copies["unfenced"]), "--workers", "1", "--sandbox", "off"])
 
         stock = scores(copies["stock"] / "grades.csv")
-        ours = [scores(copies[n] / "reports" / args.assignment / "grades.csv") for n in ("one", "all")]
+        ours = [scores(copies[n] / "reports" / args.assignment / "grades.csv") for n in ("one", "all", "unfenced")]
         agree = all(s == stock for s in ours)
 
     n = args.students
@@ -116,12 +119,15 @@ def main() -> int:
     print(f"{'run':<40}{'seconds':>9}{'per submission':>16}")
     for label, t in [("stock nbgrader autograde", t_stock), ("course grade --workers 1", t_one),
                      (f"course grade --workers {cores}", t_all), ("bare nbclient executions (sum)", t_bare),
-                     ("unchanged re-run (cache)", t_rerun)]:
+                     ("unchanged re-run (cache)", t_rerun),
+                     ("course grade --workers 1 --sandbox off", t_unfenced)]:
         print(f"{label:<40}{t:>9.1f}{t / n:>16.2f}")
     print()
     print(f"speed-up over stock nbgrader:       {t_stock / t_all:5.2f}x   (target >= 1.9x)")
     print(f"workers 1 / bare execution:         {t_one / t_bare:5.2f}    (target <= 1.10)")
     print(f"re-run / first run:                 {t_rerun / t_all:5.3f}   (target <= 0.05)")
+    print(f"unfenced workers 1 / bare:          {t_unfenced / t_bare:5.2f}    (target <= 1.10)")
+    print(f"sandboxed / unfenced (workers 1):   {t_one / t_unfenced:5.2f}    (the sandbox's cost)")
     print(f"scores identical to nbgrader's:     {agree}")
     return 0 if agree else 1
 
