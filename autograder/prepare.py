@@ -1,6 +1,8 @@
 """Step 2, prepare: turn a submission into a self-contained grading task.
 
-nbgrader's own sanitizing preprocessors (ClearOutput, DeduplicateIds,
+``RepairCells`` (autograder/repair.py) first undoes students' edits of graded cells
+(deleted, duplicated, split, retyped, moved); then nbgrader's own sanitizing
+preprocessors (ClearOutput, DeduplicateIds,
 OverwriteKernelspec, OverwriteCells, CheckCellMetadata, or whatever the course
 configures) restore locked and test cells, hidden tests included, from the
 gradebook. The result is plain data (notebook JSON and file bytes) so the same task
@@ -39,6 +41,7 @@ class GradingTask:
     assignment_id: str
     notebooks: dict[str, str] = field(default_factory=dict)  # notebook id -> prepared JSON
     problems: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (status, detail)
+    repairs: dict[str, str] = field(default_factory=dict)  # id -> what RepairCells changed, for the detail
     files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content
     execute_class: str = "nbgrader.preprocessors.Execute"
     config: dict[str, Any] = field(default_factory=dict)  # the course's merged traitlets config
@@ -137,10 +140,14 @@ def prepare(
         resources = notebook_resources(
             course, submission.student_id, submission.assignment_id, notebook_id, str(submission.folder)
         )
+        # RepairCells (autograder/repair.py) takes the cells' order and ids from the source notebook
+        resources["source_notebook"] = str(course.source_dir(submission.assignment_id) / path.name)
         try:
-            nb, _ = run_preprocessors(sanitizers, nb, resources, course.config)
+            nb, resources = run_preprocessors(sanitizers, nb, resources, course.config)
         except Exception as exc:  # e.g. nbgrader's checks refuse edited metadata
             task.problems[notebook_id] = ("invalid", f"{path.name} could not be prepared: {exc}")
             continue
+        if resources.get("repairs"):
+            task.repairs[notebook_id] = "repaired: " + "; ".join(resources["repairs"])
         task.notebooks[notebook_id] = to_json(nb)
     return task

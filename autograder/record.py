@@ -94,7 +94,7 @@ def record(course: Course, submission: Submission, task: GradingTask, result: Ta
         )
         nb, _ = run_preprocessors(after_execute, nb, resources, course.config)
         nbformat.write(nb, dest / f"{outcome.notebook_id}.ipynb")
-    return read_row(course, submission, result)
+    return read_row(course, submission, result, task.repairs)
 
 
 def unscored_tests(sub) -> dict[str, list[str]]:
@@ -118,8 +118,15 @@ def with_unscored(detail: str, unscored: list[str]) -> str:
     return note if detail in ("", "all tests passed") else f"{note}; {detail}"
 
 
-def read_row(course: Course, submission: Submission, result: TaskResult) -> GradeRow:
+def with_repairs(detail: str, repairs: str) -> str:
+    """The outcome's detail, then what the prepare step repaired (autograder/repair.py)."""
+    return f"{detail}; {repairs}" if detail and repairs else detail or repairs
+
+
+def read_row(course: Course, submission: Submission, result: TaskResult,
+             repairs: dict[str, str] | None = None) -> GradeRow:
     """The submission's score as ``nbgrader export`` computes it, with status and detail."""
+    repairs = repairs or {}
     unscored: dict[str, list[str]] = {}
     with Gradebook(course.db_url, course.coursedir.course_id) as gb:
         try:
@@ -131,9 +138,9 @@ def read_row(course: Course, submission: Submission, result: TaskResult) -> Grad
     outcomes = sorted(result.outcomes, key=lambda o: STATUS_ORDER.index(o.status))
     status = outcomes[0].status if outcomes else "missing"
     many = len(result.outcomes) > 1
-    detail = " | ".join(f"{o.notebook_id}: {with_unscored(o.detail, unscored.get(o.notebook_id, []))}"
-                        if many else with_unscored(o.detail, unscored.get(o.notebook_id, []))
-                        for o in result.outcomes)
+    details = [with_repairs(with_unscored(o.detail, unscored.get(o.notebook_id, [])), repairs.get(o.notebook_id, ""))
+               for o in result.outcomes]
+    detail = " | ".join(f"{o.notebook_id}: {d}" if many else d for o, d in zip(result.outcomes, details, strict=True))
     return GradeRow(
         student_id=submission.student_id,
         score=max(0.0, raw - penalty),

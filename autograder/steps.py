@@ -18,6 +18,7 @@ from traitlets.config import Config
 from traitlets.utils.importstring import import_item
 
 from autograder.coursedir import Course
+from autograder.repair import RepairCells
 
 
 def _as_class(item: Any) -> type:
@@ -25,9 +26,14 @@ def _as_class(item: Any) -> type:
 
 
 def sanitize_preprocessors(course: Course) -> list[type]:
-    """Preprocessors that restore the instructor's cells before execution (prepare step)."""
+    """Preprocessors that restore the instructor's cells before execution (prepare step).
+
+    ``RepairCells`` (autograder/repair.py) runs first, unless the course lists it
+    itself; ``c.RepairCells.enabled = False`` turns it off.
+    """
     converter = Autograde(coursedir=course.coursedir, config=course.config)
-    return [_as_class(pp) for pp in converter.sanitize_preprocessors]
+    classes = [_as_class(pp) for pp in converter.sanitize_preprocessors]
+    return classes if RepairCells in classes else [RepairCells, *classes]
 
 
 def autograde_preprocessors(course: Course) -> tuple[type, list[type]]:
