@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import threading
 import time
@@ -143,6 +144,12 @@ class KernelWatchdog(threading.Thread):
                 p.kill()
 
 
+@functools.cache
+def _warn_unsandboxed(why: str) -> None:
+    """Once per worker process, not once per notebook (the batch also warns in its report)."""
+    log.warning("grading WITHOUT a sandbox: %s", why)
+
+
 OUTPUT_CAP_CHARS = 1_000_000  # stream and display output kept per cell; the rest is dropped with a notice
 
 
@@ -249,7 +256,7 @@ def execute_notebook(
         use, why = resolve(limits.sandbox)
         if use:
             return execute_sandboxed(nb_json, workdir, execute_class, config, env, limits, started)
-        log.warning("grading WITHOUT a sandbox: %s", why)
+        _warn_unsandboxed(why)
     nb = nbformat.reads(nb_json, as_version=4)
     start = time.monotonic()
     budget_start = start if started is None else started
