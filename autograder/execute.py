@@ -303,7 +303,7 @@ def execute_sandboxed(
     limits: Limits,
     started: float | None,
 ) -> Execution:
-    """execute_notebook, run by a child process inside the bubblewrap sandbox."""
+    """execute_notebook, run by this worker's sandbox server (autograder/sandbox.py)."""
     from autograder.sandbox import run_sandboxed
 
     start = time.monotonic()

@@ -16,6 +16,7 @@ import nbformat
 
 from autograder.execute import execute_notebook
 from autograder.prepare import GradingTask
+from autograder.sandbox import scratch_parent
 from autograder.score import TestResult, first_error, score_notebook, summarise
 
 
@@ -61,7 +62,8 @@ def run_task(task: GradingTask) -> TaskResult:
     outcomes = [
         NotebookOutcome(notebook_id, status, detail) for notebook_id, (status, detail) in task.problems.items()
     ]
-    with tempfile.TemporaryDirectory(prefix="course-grade-") as tmp:
+    # Inside this worker's scratch folder: its long-lived sandbox server sees it (autograder/sandbox.py).
+    with tempfile.TemporaryDirectory(prefix="course-grade-", dir=scratch_parent()) as tmp:
         workdir = Path(tmp)
         materialise(task, workdir)
         for notebook_id, nb_json in task.notebooks.items():

@@ -34,6 +34,18 @@ def _attempt(action):
     except Exception as exc:
         return type(exc).__name__
 
+def _open_parent_fds():
+    opened = 0
+    for fd in os.listdir(f"/proc/{{os.getppid()}}/fd"):
+        try:
+            os.close(os.open(f"/proc/{{os.getppid()}}/fd/{{fd}}", os.O_WRONLY | os.O_NONBLOCK))
+            opened += 1
+        except OSError as exc:
+            last = exc
+    if not opened:
+        raise last
+    return opened
+
 _course = {course!r}
 _probes = {{
     "read_source": _attempt(lambda: open(_course + "/source/toy/toy.ipynb").read()),
@@ -43,6 +55,9 @@ _probes = {{
     "write_course": _attempt(lambda: open(_course + "/planted.txt", "w").write("x")),
     "connect_local_server": _attempt(lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3)),
     "write_scratch": _attempt(lambda: open("scratch.txt", "w").write("x")),
+    "open_grader_pipes": _attempt(_open_parent_fds),
+    "unmount_cover": _attempt(lambda: __import__("ctypes").CDLL(None).umount2((_course + "/source").encode(), 0) == 0),
+    "read_source_after_unmount": _attempt(lambda: open(_course + "/source/toy/toy.ipynb").read()),
 }}
 print("PROBES " + json.dumps(_probes, sort_keys=True))
 '''
@@ -96,6 +111,9 @@ def test_a_sandboxed_kernel_cannot_reach_the_course_or_the_network(tmp_path: Pat
     assert probes["write_course"] in ("OSError", "FileNotFoundError"), "the kernel could write into the course"
     assert probes["connect_local_server"] in ("ConnectionRefusedError", "OSError"), "the kernel reached the network"
     assert probes["write_scratch"] == "ok", "the kernel must be able to write its scratch folder"
+    assert probes["open_grader_pipes"] == "PermissionError", "the kernel could reach the sandbox server's result pipe"
+    assert probes["unmount_cover"] == "empty", "the kernel could unmount a cover (it has capabilities)"
+    assert probes["read_source_after_unmount"] == "FileNotFoundError"
     assert not (course / "planted.txt").exists()
     assert row["status"] == "graded" and float(row["score"]) == 3.0, row
     assert not (course / "reports" / "toy" / "SANDBOX-WARNING.txt").exists()
@@ -103,10 +121,9 @@ def test_a_sandboxed_kernel_cannot_reach_the_course_or_the_network(tmp_path: Pat
 
 def test_without_the_sandbox_the_same_probes_succeed(tmp_path: Path, listening_port: int):
     probes, row, course = graded_probes(tmp_path, listening_port, "--sandbox", "off")
-    assert {k: probes[k] for k in ("read_source", "read_gradebook", "read_hidden_data", "list_submissions",
-                                   "write_course", "connect_local_server")} == dict.fromkeys(
-        ("read_source", "read_gradebook", "read_hidden_data", "list_submissions", "write_course",
-         "connect_local_server"), "ok")
+    leaks = ("read_source", "read_gradebook", "read_hidden_data", "list_submissions", "write_course",
+             "connect_local_server", "open_grader_pipes")
+    assert {k: probes[k] for k in leaks} == dict.fromkeys(leaks, "ok")
     warning = (course / "reports" / "toy" / "SANDBOX-WARNING.txt").read_text()
     assert "WITHOUT the grading sandbox" in warning and "turned off" in warning
     assert float(row["score"]) == 3.0
@@ -150,3 +167,105 @@ def test_modes_without_bubblewrap(monkeypatch: pytest.MonkeyPatch):
             sandbox.resolve("docker")
     finally:
         sandbox.bwrap_problem.cache_clear()
+
+
+def run_cells(workdir: Path, *sources: str, hidden: tuple[str, ...] = ()) -> str:
+    """Execute code cells under the sandbox in ``workdir``; return everything they printed."""
+    from traitlets.config import Config
+
+    from autograder.execute import Limits, execute_notebook
+
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
+    result = execute_notebook(nbformat.writes(nb), workdir, "nbgrader.preprocessors.Execute", Config(), {},
+                              Limits(sandbox="bwrap", hidden_paths=hidden))
+    assert result.status == "graded", result.detail
+    return "".join(o.get("text", "") for c in result.notebook.cells for o in c.get("outputs", []))
+
+
+def printed(text: str, key: str) -> str:
+    return text.split(key + " ", 1)[1].splitlines()[0]
+
+
+SANDBOX_ID = "print('SANDBOX', open('/proc/1/stat').read().split()[21])  # when the sandbox's init started"
+PLANT = """import pathlib, subprocess
+for place in ('/tmp/planted', '/dev/shm/planted', '../planted'):
+    pathlib.Path(place).write_text('answers for the next student')
+"""
+LOOK = """import os
+print('SEEN', sorted(p for p in ('/tmp/planted', '/dev/shm/planted', '../planted') if os.path.exists(p)))
+names = []
+for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+    try:
+        names.append(open(f'/proc/{pid}/comm').read().strip())
+    except OSError:
+        pass
+print('SLEEPERS', names.count('sleep'))
+"""
+
+
+def test_one_sandbox_serves_a_worker_and_nothing_passes_between_notebooks():
+    """The server is reused while notebooks leave nothing behind, and replaced when one does."""
+    import tempfile
+
+    needs_bwrap()
+    scratch = sandbox.scratch_parent()
+
+    def fresh() -> Path:  # as a worker does: a working folder made just before its notebook runs
+        return Path(tempfile.mkdtemp(dir=scratch))
+
+    planted = run_cells(fresh(), SANDBOX_ID, PLANT)
+    looked = run_cells(fresh(), SANDBOX_ID, LOOK)
+    assert printed(looked, "SANDBOX") == printed(planted, "SANDBOX"), "a clean notebook should not cost a new sandbox"
+    assert printed(looked, "SEEN") == "[]", "files planted by one notebook reached the next"
+    assert not (scratch / "planted").exists()
+    # A process left running spoils the sandbox: it is killed and the next notebook gets a fresh one.
+    daemon = run_cells(fresh(), SANDBOX_ID, "import subprocess\n"
+                       "subprocess.run('sleep 300 &', shell=True)  # a daemon: not the kernel's child\n"
+                       "print('STARTED')")
+    assert "STARTED" in daemon
+    looked = run_cells(fresh(), SANDBOX_ID, LOOK)
+    assert printed(looked, "SANDBOX") != printed(daemon, "SANDBOX"), "the spoiled sandbox was reused"
+    assert printed(looked, "SLEEPERS") == "0", "a process of the previous notebook is still running"
+
+
+def test_a_course_below_tmp_is_still_reachable_for_python_and_covered(monkeypatch: pytest.MonkeyPatch):
+    """A clone under /tmp: its venv is exposed again (read-only) under the private /tmp, its course covered."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="difftf-clone-")).resolve()
+    (base / ".venv").mkdir()
+    (base / "course").mkdir()
+    monkeypatch.setattr(sandbox, "needed_under_tmp", lambda: [base])
+    try:
+        joined = " ".join(sandbox.bwrap_command(base / "work", [base / "course", "/tmp/elsewhere"]))
+        assert f"--tmpfs /tmp --ro-bind {base} {base}" in joined
+        assert f"--tmpfs {base / 'course'} --remount-ro {base / 'course'}" in joined
+        assert "/tmp/elsewhere" not in joined  # hidden by the private /tmp already
+    finally:
+        shutil.rmtree(base)
+
+
+def test_without_dropped_capabilities_a_root_kernel_could_unmount_a_cover(tmp_path: Path):
+    """Why ``--cap-drop ALL``: run by root, bwrap leaves every capability to the sandboxed process."""
+    import os
+    import subprocess
+    import sys
+
+    needs_bwrap()
+    if os.geteuid() != 0:
+        pytest.skip("only root keeps capabilities inside bwrap; as another user there is nothing to drop")
+    secret = tmp_path / "course"
+    secret.mkdir()
+    (secret / "answers.txt").write_text("42")
+    probe = (f"import ctypes; ctypes.CDLL(None).umount2(b'{secret}', 0); "
+             f"print(open('{secret}/answers.txt').read() if __import__('os').path.exists('{secret}/answers.txt') "
+             "else 'hidden')")
+    outcomes = {}
+    for dropped in (True, False):
+        fence = [a for a in sandbox.namespace_args() if dropped or a not in ("--cap-drop", "ALL")]
+        cmd = [shutil.which("bwrap"), *fence, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+               "--tmpfs", str(secret), "--remount-ro", str(secret), sys.executable, "-c", probe]
+        outcomes[dropped] = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
+    assert outcomes == {True: "hidden", False: "42"}
