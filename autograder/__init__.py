@@ -13,7 +13,7 @@ gradebook, and ``report`` writes the CSV and prints the summary.
 
 import sys
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # Start-up time: jsonschema (imported by nbformat and nbgrader) builds 38 parsers for
 # its optional IRI format checks from the rfc3987_syntax package, about 2 s of CPU in

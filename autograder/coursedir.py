@@ -17,6 +17,8 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder.checks import CHECKS_FILE
+
 CONFIG_NAME = "nbgrader_config.py"
 
 
@@ -50,6 +52,10 @@ def load_config(course_dir: Path) -> Config:
         except Exception as exc:  # a broken config file must name itself
             raise CourseError(f"{Path(folder) / CONFIG_NAME} could not be loaded: {exc}") from exc
     config.CourseDirectory.root = str(course_dir)
+    # hidden_checks.py (autograder/checks.py) is never released nor copied next to a submission.
+    ignore = list(config.CourseDirectory.get("ignore", CourseDirectory.class_traits()["ignore"].default()))
+    if CHECKS_FILE not in ignore:
+        config.CourseDirectory.ignore = [*ignore, CHECKS_FILE]
     return config
 
 

@@ -19,6 +19,7 @@ from nbgrader.converters.base import NbGraderException
 from tqdm.auto import tqdm
 
 from autograder.cache import ResultCache, environment_fingerprint, folder_files, submission_key
+from autograder.checks import ensure_checks
 from autograder.collect import Submission, collect
 from autograder.coursedir import Course, CourseError
 from autograder.execute import Limits
@@ -190,6 +191,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     """
     options = options or GradeOptions()
     ensure_reference(course, assignment_id)
+    ensure_checks(course.source_dir(assignment_id))
     notebooks, max_score = ensure_assignment(course, assignment_id)
     submissions = collect(course, assignment_id, notebooks)
     reports = course.reports_dir(assignment_id)

@@ -21,6 +21,7 @@ import nbformat
 from nbgrader.utils import find_all_files
 from traitlets.config import Config
 
+from autograder.checks import CHECKS_FILE
 from autograder.collect import Submission
 from autograder.coursedir import Course
 from autograder.execute import Limits
@@ -47,6 +48,7 @@ class GradingTask:
     config: dict[str, Any] = field(default_factory=dict)  # the course's merged traitlets config
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the kernel
     limits: Limits = field(default_factory=Limits)  # time and memory bounds of the kernel
+    checks: str = ""  # the assignment's hidden_checks.py, judged outside the kernel (autograder/checks.py)
 
 
 def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
@@ -59,11 +61,17 @@ def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
             files[rel] = Path(path).read_bytes()
     source = course.source_dir(submission.assignment_id)
     excluded = set(course.config.Autograde.get("exclude_overwriting", {}).get(submission.assignment_id, []))
-    for path in find_all_files(str(source), [*ignore, "*.ipynb"]):
+    for path in find_all_files(str(source), [*ignore, "*.ipynb", CHECKS_FILE]):
         rel = Path(path).relative_to(source).as_posix()
         if rel not in excluded:
             files[rel] = Path(path).read_bytes()
     return files
+
+
+def hidden_checks(course: Course, assignment_id: str) -> str:
+    """The text of the assignment's hidden_checks.py, or "" when it has none."""
+    path = course.source_dir(assignment_id) / CHECKS_FILE
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def kernel_environment(gpu_env: dict[str, str] | None = None, threads: int | None = None) -> dict[str, str]:
@@ -127,6 +135,7 @@ def prepare(
         env=kernel_environment(gpu_env, threads),
         limits=limits or Limits(),
         files=support_files(course, submission),
+        checks=hidden_checks(course, submission.assignment_id),
     )
     for notebook_id in submission.missing:
         task.problems[notebook_id] = ("missing", f"{notebook_id}.ipynb was not submitted")

@@ -14,10 +14,13 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from autograder.checks import CHECKS_FILE, judge, load_checks, reference_from
+from autograder.checks import apply as apply_checks
 from autograder.execute import execute_notebook
 from autograder.prepare import GradingTask
 from autograder.sandbox import scratch_parent
 from autograder.score import TestResult, first_error, score_notebook, summarise
+from difftf.grading import EXPORT_DIR_ENV
 
 
 @dataclass
@@ -56,6 +59,16 @@ def materialise(task: GradingTask, workdir: Path) -> None:
         (workdir / f"{notebook_id}.ipynb").write_text(nb_json, encoding="utf-8")
 
 
+def outside_checks(task: GradingTask) -> tuple[dict, str]:
+    """The assignment's hidden checks, or ({}, why not) when its hidden_checks.py is broken."""
+    if not task.checks:
+        return {}, ""
+    try:
+        return load_checks(task.checks), ""
+    except Exception as exc:  # the instructor's file: say so, and grade what the kernel can
+        return {}, f"{CHECKS_FILE} of the assignment failed to load ({type(exc).__name__}: {exc})"
+
+
 def run_task(task: GradingTask) -> TaskResult:
     """Execute and score every notebook of one submission in a scratch folder."""
     start = time.monotonic()
@@ -66,13 +79,22 @@ def run_task(task: GradingTask) -> TaskResult:
     with tempfile.TemporaryDirectory(prefix="course-grade-", dir=scratch_parent()) as tmp:
         workdir = Path(tmp)
         materialise(task, workdir)
+        checks, problem = outside_checks(task)
         for notebook_id, nb_json in task.notebooks.items():
+            env = dict(task.env)
+            if checks:  # a fresh folder per notebook for what its hidden tests export
+                exports = Path(tempfile.mkdtemp(prefix=".exports-", dir=workdir))
+                env[EXPORT_DIR_ENV] = str(exports)
             # started=start: the time budget is shared by all notebooks of the submission
             execution = execute_notebook(
-                nb_json, workdir, task.execute_class, task.config, task.env, task.limits, started=start
+                nb_json, workdir, task.execute_class, task.config, env, task.limits, started=start
             )
+            if checks:  # judged here, in a process where no student code ran, after the kernel is gone
+                apply_checks(execution.notebook, judge(checks, exports, reference_from(task.files)))
             tests = score_notebook(execution.notebook)
             detail = execution.detail or summarise(tests)
+            if problem:
+                detail = f"{problem}; {detail}"
             error = first_error(execution.notebook)
             if execution.status == "graded" and error:
                 detail = f"first error in {error}; {detail}"  # the cause first, its effects after

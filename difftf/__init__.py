@@ -7,6 +7,7 @@ TensorFlow is loaded. Nothing here imports TensorFlow until it is asked for.
 from difftf.data import DatasetError, fetch, load_banknote, load_banknote_holdout, load_housing
 from difftf.device import DeviceChoice, choose_device, configure_accelerator
 from difftf.display import line_plot, round_sig, use_course_style
+from difftf.grading import export
 from difftf.notebook import start_notebook
 from difftf.reference import Reference
 from difftf.seeding import DEFAULT_SEED, seed_everything
@@ -20,6 +21,7 @@ __all__ = [
     "check_versions",
     "choose_device",
     "configure_accelerator",
+    "export",
     "fetch",
     "line_plot",
     "load_banknote",

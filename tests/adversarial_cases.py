@@ -5,8 +5,11 @@ states the outcome a correct grader gives it. ``tests/test_adversarial.py`` grad
 them all in one ``course grade`` batch and checks every case.
 
 The toy assignment ``adv`` (no TensorFlow) scores 4 points: ``test_add`` (2, with a
-visible and a hidden assert), ``test_numeric`` (1, hidden ``numpy.testing``) and
-``test_reference`` (1, hidden ``difftf.Reference().at_least``). Every hidden block
+visible assert and a hidden check), ``test_numeric`` (1, hidden) and ``test_reference``
+(1, hidden, against reference.json). Under ``course grade`` the hidden parts only
+export the student's answers (``difftf.export``) and ``hidden_checks.py`` judges them
+outside the kernel; elsewhere they fall back to ``assert``, ``numpy.testing`` and
+``difftf.Reference().at_least`` in the kernel. Every hidden block
 holds :data:`HIDDEN_MARKER`, which must never reach a student's feedback.
 """
 
@@ -35,7 +38,6 @@ TMP_INTRUDER = Path(f"/tmp/adv-intruder-{TAG}.txt")
 GOOD = "def add(a, b):\n    return a + b"
 WRONG = "def add(a, b):\n    return 0"
 
-NEEDS_SCORING = "needs scoring outside the student's kernel (issue 8 part 1)"
 NEEDS_SANDBOX = "needs the grading sandbox (issue 8 part 2)"
 
 
@@ -54,16 +56,30 @@ def source_notebook() -> nbformat.NotebookNode:
         nbformat.v4.new_code_cell("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION",
                                   metadata=grade_meta("add", grade=False, solution=True, locked=False)),
         nbformat.v4.new_code_cell("assert add(1, 2) == 3, 'add(1, 2) should be 3'\n"
-                                  + hidden.format("assert add(-5, 5) == 0"),
+                                  + hidden.format('_v = add(-5, 5)\nif not difftf.export("add_zero", _v):\n'
+                                                  '    assert _v == 0'),
                                   metadata=grade_meta("test_add", grade=True, solution=False, locked=True, points=2)),
-        nbformat.v4.new_code_cell(hidden.format("np.testing.assert_allclose(add(0.25, 0.5), 0.75)"),
+        nbformat.v4.new_code_cell(hidden.format('_v = add(0.25, 0.5)\nif not difftf.export("add_fraction", _v):\n'
+                                                '    np.testing.assert_allclose(_v, 0.75)'),
                                   metadata=grade_meta("test_numeric", grade=True, solution=False, locked=True,
                                                       points=1)),
-        nbformat.v4.new_code_cell(hidden.format('difftf.Reference().at_least("toy_sum", add(0.5, 0.25), margin=0.01)'),
+        nbformat.v4.new_code_cell(hidden.format('_v = add(0.5, 0.25)\nif not difftf.export("toy_sum", _v):\n'
+                                                '    difftf.Reference().at_least("toy_sum", _v, margin=0.01)'),
                                   metadata=grade_meta("test_reference", grade=True, solution=False, locked=True,
                                                       points=1)),
     ]
     return nb
+
+
+HIDDEN_CHECKS = f"""# {HIDDEN_MARKER}: judged by the grader, outside the kernel (autograder/checks.py)
+from autograder.checks import close
+
+CHECKS = {{
+    "test_add": {{"add_zero": lambda v, ref: close(v, 0.0, 1e-12)}},
+    "test_numeric": {{"add_fraction": lambda v, ref: close(v, 0.75, 1e-9)}},
+    "test_reference": {{"toy_sum": lambda v, ref: ref.at_least("toy_sum", float(v), margin=0.01)}},
+}}
+"""
 
 
 def make_adv_course(root: Path, *, cell_timeout: int = 3) -> Path:
@@ -72,6 +88,7 @@ def make_adv_course(root: Path, *, cell_timeout: int = 3) -> Path:
     source.mkdir(parents=True)
     nbformat.write(source_notebook(), source / "adv.ipynb")
     (source / "reference.json").write_text(json.dumps({"metrics": {"toy_sum": 0.75}}))
+    (source / "hidden_checks.py").write_text(HIDDEN_CHECKS)
     (root / "hidden").mkdir()
     (root / "hidden" / "answers.txt").write_text("the instructor's hidden data\n")
     (root / "nbgrader_config.py").write_text(
@@ -128,7 +145,7 @@ class Outcome:
 class Case:
     student: str
     build: Callable[[Context], nbformat.NotebookNode | bytes | None]
-    status: str
+    status: str  # alternatives separated by "|" where the kernel's own timing decides
     score: float
     detail: str = ""  # a substring of the detail column
     needs: str | None = None  # the outcome test is xfail(strict) until this feature exists
@@ -186,11 +203,13 @@ def small_notebook(limit_mb: float) -> Callable[[Outcome], None]:
 
 
 def tests_ran(outcome: Outcome) -> None:
-    """The restored hidden test of test_add ran and failed (the student had removed it)."""
+    """The restored hidden test of test_add ran, and its outside check failed (the student had removed it)."""
     assert outcome.notebook is not None
     source = cell(outcome.notebook, "test_add").source
     assert HIDDEN_MARKER in source, "the hidden test was not restored"
-    assert any(o.get("ename") == "AssertionError" for o in cell(outcome.notebook, "test_add").outputs)
+    errors = [o for o in cell(outcome.notebook, "test_add").outputs if o.get("output_type") == "error"]
+    assert [o.get("ename") for o in errors] == ["HiddenCheckFailed"], errors
+    assert "add_zero: got 10" in errors[0]["evalue"], errors[0]["evalue"]
 
 
 # --- builders -------------------------------------------------------------------------------
@@ -268,7 +287,8 @@ def cases() -> list[Case]:
         Case("sys-exit", lambda ctx: ctx.answer(WRONG + "\nimport sys\nsys.exit()"), "graded", 0,
              "first error in add: SystemExit"),
         # ipykernel stops after a cell or two more: which one is a race, so only "kernel died in"
-        Case("ipython-exit", lambda ctx: ctx.answer(WRONG + "\nexit()"), "crashed", 0, "kernel died in"),
+        # IPython's exit() ends the kernel after the cell, racing the next cell's request: either outcome is fair.
+        Case("ipython-exit", lambda ctx: ctx.answer(WRONG + "\nexit()"), "crashed|graded", 0),
         Case("segfault", lambda ctx: ctx.answer(WRONG + "\nimport ctypes\nctypes.string_at(0)"), "crashed", 0,
              "kernel died in add"),
         Case("memory-bomb", lambda ctx: ctx.answer(
@@ -290,13 +310,13 @@ def cases() -> list[Case]:
              "first error in add: StdinNotImplementedError"),
         Case("always-equal", lambda ctx: ctx.answer(
             "class Anything:\n    def __eq__(self, other):\n        return True\n\n"
-            "def add(a, b):\n    return Anything()"), "graded", 0, needs=NEEDS_SCORING),
+            "def add(a, b):\n    return Anything()"), "graded", 0, "test_numeric (TypeError)"),
         Case("patched-assertionerror", lambda ctx: ctx.answer(
             WRONG + "\nimport builtins\nbuiltins.AssertionError = type('AssertionError', (Exception,), {})"),
             "graded", 0, "test_add (AssertionError)"),
         Case("patched-numpy-testing", lambda ctx: ctx.answer(
             WRONG + "\nimport numpy.testing\nnumpy.testing.assert_allclose = lambda *a, **k: None"),
-            "graded", 0, needs=NEEDS_SCORING),
+            "graded", 0, "test_numeric (HiddenCheckFailed)"),
         Case("patched-showtraceback", lambda ctx: ctx.answer(
             WRONG + "\nget_ipython().showtraceback = lambda *a, **k: None"), "graded", 0,
             "test_add (AssertionError)"),
@@ -305,12 +325,15 @@ def cases() -> list[Case]:
             "graded", 0, "test_add (AssertionError)"),
         Case("patched-difftf", lambda ctx: ctx.answer(
             WRONG + "\nimport difftf\ndifftf.Reference.at_least = lambda *a, **k: None"), "graded", 0,
-            needs=NEEDS_SCORING),
+            "test_reference (HiddenCheckFailed)"),
+        Case("patched-export", lambda ctx: ctx.answer(
+            WRONG + "\nimport difftf\ndifftf.export = lambda *a, **k: True"), "graded", 0,
+            "test_numeric (HiddenCheckFailed)"),
         Case("erased-test-cells", lambda ctx: ctx.answer(
             WRONG + "\nget_ipython().input_transformers_cleanup.append(lambda lines: [])"), "graded", 0,
-            needs=NEEDS_SCORING),
-        Case("edited-locked-cells", edited_locked_cell, "graded", 0, "test_numeric (AssertionError)"),
-        Case("edited-test-cells", edited_test_cell, "graded", 2, "test_add (AssertionError)", check=tests_ran),
+            "test_add (HiddenCheckFailed)"),
+        Case("edited-locked-cells", edited_locked_cell, "graded", 0, "test_numeric (HiddenCheckFailed)"),
+        Case("edited-test-cells", edited_test_cell, "graded", 2, "test_add (HiddenCheckFailed)", check=tests_ran),
         Case("deleted-test-cells", deleted_tests, "graded", 0, "restored deleted test cell"),
         Case("renamed", lambda ctx: ctx.answer(GOOD), "missing", 0, "adv.ipynb was not submitted",
              name="my solution.ipynb"),

@@ -177,7 +177,7 @@ def test_submission_untouched_and_no_hidden_text_in_feedback(case: Case, graded,
 @pytest.mark.parametrize("case", params("needs"))
 def test_outcome(case: Case, graded, rows):
     row = rows[case.student]
-    assert (row["status"], float(row["score"])) == (case.status, case.score), row["detail"]
+    assert row["status"] in case.status.split("|") and float(row["score"]) == case.score, row
     assert case.detail in row["detail"]
     if "all tests passed" in row["detail"]:
         assert float(row["score"]) == MAX_SCORE, "the detail says every test passed"
