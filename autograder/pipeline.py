@@ -23,7 +23,14 @@ from autograder.checks import ensure_checks
 from autograder.collect import Submission, collect
 from autograder.coursedir import Course, CourseError
 from autograder.execute import Limits
-from autograder.prepare import GradingTask, execution_config, kernel_environment, prepare
+from autograder.prepare import (
+    GradingTask,
+    execution_config,
+    grading_data_files,
+    kernel_environment,
+    prepare,
+    raw_data_paths,
+)
 from autograder.record import GradeRow, record
 from autograder.reference import ensure_reference
 from autograder.release_check import find_leaks
@@ -199,8 +206,10 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     cache = ResultCache(course.root / CACHE_FOLDER / assignment_id)
     fingerprint = environment_fingerprint()
     source = course.source_dir(assignment_id)
+    data_view = grading_data_files(source)  # kept rows and holdout features; the labels stay here
+    hidden = hidden_paths(course, source) + (tuple(raw_data_paths()) if data_view else ())
     limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None,
-                    sandbox=options.sandbox, hidden_paths=hidden_paths(course, source))
+                    sandbox=options.sandbox, hidden_paths=hidden)
     warn_if_unsandboxed(options, reports)
     execute_cls, _ = autograde_preprocessors(course)
     execute_class = f"{execute_cls.__module__}.{execute_cls.__qualname__}"
@@ -248,6 +257,7 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
                         continue
                 task = prepare(course, submission, limits=limits, gpu_env=gpu_env, threads=threads,
                                config=config, execute_class=execute_class)
+                task.files.update(data_view)
             except Exception as exc:
                 log.exception("preparing %s failed", submission.student_id)
                 finish(error_row(submission, max_score, exc), None, traceback.format_exc())

@@ -13,6 +13,9 @@ The submitted files are only read, never modified.
 from __future__ import annotations
 
 import copy
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,6 +69,35 @@ def support_files(course: Course, submission: Submission) -> dict[str, bytes]:
         if rel not in excluded:
             files[rel] = Path(path).read_bytes()
     return files
+
+
+GRADING_DATA_FOLDER = ".grading-data"  # in the kernel's folder: difftf's loaders read it (DIFFTF_GRADING_DATA)
+USES_DATA = re.compile(r"load_(banknote|housing)")
+
+
+def grading_data_files(source: Path) -> dict[str, bytes]:
+    """The data a graded kernel may load, for an assignment whose notebooks load a dataset.
+
+    The kept rows and the holdout's features, never its labels (difftf.data.write_grading_view);
+    the sandbox hides the dataset files themselves (see raw_data_paths). Built once per batch.
+    """
+    if not any(USES_DATA.search(p.read_text(encoding="utf-8")) for p in Path(source).glob("*.ipynb")):
+        return {}
+    from difftf.data import write_grading_view
+
+    with tempfile.TemporaryDirectory(prefix="course-data-view-") as tmp:
+        paths = write_grading_view(Path(tmp))
+        return {f"{GRADING_DATA_FOLDER}/{p.name}": p.read_bytes() for p in paths}
+
+
+def raw_data_paths() -> list[str]:
+    """Where the dataset files (holdout labels included) live: hidden from a graded kernel."""
+    from difftf.data import MIRROR_ENV, cache_dir
+
+    paths = [str(cache_dir())]
+    if os.environ.get(MIRROR_ENV):
+        paths.append(os.environ[MIRROR_ENV])
+    return [str(Path(p).resolve()) for p in paths]
 
 
 def hidden_checks(course: Course, assignment_id: str) -> str:

@@ -17,9 +17,10 @@ import nbformat
 from autograder.checks import CHECKS_FILE, judge, load_checks, reference_from
 from autograder.checks import apply as apply_checks
 from autograder.execute import execute_notebook
-from autograder.prepare import GradingTask
+from autograder.prepare import GRADING_DATA_FOLDER, GradingTask
 from autograder.sandbox import scratch_parent
 from autograder.score import TestResult, first_error, score_notebook, summarise
+from difftf.data import GRADING_DATA_ENV
 from difftf.grading import EXPORT_DIR_ENV
 
 
@@ -82,6 +83,8 @@ def run_task(task: GradingTask) -> TaskResult:
         checks, problem = outside_checks(task)
         for notebook_id, nb_json in task.notebooks.items():
             env = dict(task.env)
+            if any(name.startswith(GRADING_DATA_FOLDER + "/") for name in task.files):
+                env[GRADING_DATA_ENV] = str(workdir / GRADING_DATA_FOLDER)  # what difftf's loaders read
             if checks:  # a fresh folder per notebook for what its hidden tests export
                 exports = Path(tempfile.mkdtemp(prefix=".exports-", dir=workdir))
                 env[EXPORT_DIR_ENV] = str(exports)

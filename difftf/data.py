@@ -30,6 +30,7 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MANIFEST_PATH = REPO_ROOT / "datasets" / "manifest.toml"
+GRADING_DATA_ENV = "DIFFTF_GRADING_DATA"  # set by `course grade`: the kernel's only data (see grading_view)
 MIRROR_ENV = "COURSE_DATA_MIRROR"
 CACHE_ENV = "COURSE_DATA_CACHE"
 DOWNLOAD_TIMEOUT_S = 60
@@ -186,6 +187,62 @@ def holdout_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return stratified_split(labels, HOLDOUT_FRACTION, HOLDOUT_SEED)
 
 
+MASKED_CLASS = "<1H OCEAN"  # what a graded kernel sees in the holdout's ocean_proximity column
+
+
+class GradingDataError(DatasetError):
+    """A graded kernel asked for data that stays with the grader (all rows, holdout labels)."""
+
+
+def grading_view() -> Path | None:
+    """The folder of data a graded kernel may load, when ``course grade`` runs it; else None.
+
+    While grading, the kernel cannot read the dataset files (the sandbox hides the
+    mirror and the cache): those hold the holdout's labels, which only the grader's
+    hidden checks may use. It gets the kept rows and the holdout's features instead,
+    written by :func:`write_grading_view`.
+    """
+    folder = os.environ.get(GRADING_DATA_ENV)
+    return Path(folder) if folder else None
+
+
+def write_grading_view(folder: Path) -> list[Path]:
+    """Write what a graded kernel may load: kept rows, and the holdout without its labels."""
+    folder.mkdir(parents=True, exist_ok=True)
+    features, labels = _banknote_arrays()
+    kept, held_out = holdout_split(labels)
+    np.savez(folder / "banknote.npz", kept_features=features[kept], kept_labels=labels[kept],
+             holdout_features=features[held_out])
+    frame = _housing_frame()
+    kept, held_out = holdout_split(frame["ocean_proximity"].astype(str).to_numpy())
+    frame.iloc[np.sort(kept)].to_csv(folder / "housing_kept.csv")
+    masked = frame.iloc[np.sort(held_out)].copy()
+    masked["ocean_proximity"] = MASKED_CLASS
+    masked.to_csv(folder / "housing_holdout.csv")
+    return [folder / "banknote.npz", folder / "housing_kept.csv", folder / "housing_holdout.csv"]
+
+
+def _refuse_while_grading(what: str) -> None:
+    if grading_view() is not None:
+        raise GradingDataError(
+            f"{what} is not available while `course grade` runs: graded notebooks load part='kept' "
+            "(and hidden tests the holdout's features); the holdout's labels stay with the grader."
+        )
+
+
+def holdout_labels(name: str) -> np.ndarray:
+    """The true labels of a dataset's holdout, for the grader's hidden checks (never a graded kernel).
+
+    banknote: float32 0/1 per note; housing: ``ocean_proximity`` names, in the holdout's row order.
+    """
+    _refuse_while_grading(f"the labels of the {name} holdout")
+    if name == "banknote":
+        return load_banknote_holdout()[1]
+    if name == "housing":
+        return load_housing(part="holdout")["ocean_proximity"].astype(str).to_numpy()
+    raise ValueError(f"no holdout for {name!r}: banknote or housing")
+
+
 def _banknote_arrays() -> tuple[np.ndarray, np.ndarray]:
     data = np.loadtxt(fetch("banknote"), delimiter=",", dtype=np.float64)
     return data[:, :4].astype(np.float32), data[:, 4].astype(np.float32)
@@ -203,6 +260,13 @@ def load_banknote(
     """
     if part not in ("all", "kept"):
         raise ValueError(f"part must be 'all' or 'kept' (the holdout has its own loader), got {part!r}")
+    view = grading_view()
+    if view is not None and part == "kept":
+        with np.load(view / "banknote.npz", allow_pickle=False) as data:
+            features, labels = data["kept_features"], data["kept_labels"]
+        train, test = stratified_split(labels, test_fraction, seed)
+        return features[train], labels[train], features[test], labels[test]
+    _refuse_while_grading("load_banknote(part='all')")
     features, labels = _banknote_arrays()
     if part == "kept":
         kept, _ = holdout_split(labels)
@@ -211,8 +275,16 @@ def load_banknote(
     return features[train], labels[train], features[test], labels[test]
 
 
-def load_banknote_holdout() -> tuple[np.ndarray, np.ndarray]:
-    """The banknote rows hidden tests score models on (X float32 (n, 4), y float32 (n,))."""
+def load_banknote_holdout() -> tuple[np.ndarray, np.ndarray | None]:
+    """The banknote rows hidden tests score models on (X float32 (n, 4), y float32 (n,)).
+
+    While ``course grade`` runs, y is None: the labels stay with the grader, whose
+    hidden checks score the exported predictions (see ``holdout_labels``).
+    """
+    view = grading_view()
+    if view is not None:
+        with np.load(view / "banknote.npz", allow_pickle=False) as data:
+            return data["holdout_features"], None
     features, labels = _banknote_arrays()
     _, held_out = holdout_split(labels)
     return features[held_out], labels[held_out]
@@ -227,6 +299,13 @@ def load_housing(*, part: str = "all"):  # -> pandas.DataFrame (pandas is import
     """
     if part not in ("all", "kept", "holdout"):
         raise ValueError(f"part must be 'all', 'kept' or 'holdout', got {part!r}")
+    view = grading_view()
+    if view is not None and part != "all":
+        import pandas as pd
+
+        # While grading, the holdout's ocean_proximity is MASKED_CLASS: the true labels stay with the grader.
+        return pd.read_csv(view / f"housing_{part}.csv", index_col=0)
+    _refuse_while_grading("load_housing(part='all')")
     frame = _housing_frame()
     if part == "all":
         return frame

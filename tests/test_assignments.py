@@ -179,6 +179,51 @@ def test_committed_submissions_match_the_current_release(demo_class, assignment:
         assert same_cells(fixture, released), f"run tools/make_fixture.py {assignment}"
 
 
+EXPORT_CALL = re.compile(r"""difftf\.export\(\s*(f?)(["'])(.+?)\2""")
+
+
+def export_patterns(source: str) -> list[re.Pattern[str]]:
+    """The export names a hidden block hands in, as patterns (an f-string's fields match anything)."""
+    patterns = []
+    for is_f, _, name in EXPORT_CALL.findall(source):
+        if is_f:
+            parts = re.split(r"\{[^}]*\}", name)
+            patterns.append(re.compile("^" + ".+".join(re.escape(p) for p in parts) + "$"))
+        else:
+            patterns.append(re.compile("^" + re.escape(name) + "$"))
+    return patterns
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_export_has_an_outside_check_and_every_check_an_export(assignment: str):
+    """An export without a check would be free points under `course grade` (its in-kernel fallback is skipped)."""
+    from autograder.checks import CHECKS_FILE, load_checks
+
+    path = REPO_ROOT / "assignments" / assignment / CHECKS_FILE
+    checks = load_checks(path.read_text(encoding="utf-8"), str(path)) if path.is_file() else {}
+    exported: dict[str, list[re.Pattern[str]]] = {}
+    for nb_path in notebooks(assignment):
+        for cell in nbformat.read(nb_path, as_version=4).cells:
+            meta = nbgrader_meta(cell)
+            patterns = export_patterns(cell.source)
+            if patterns:
+                assert meta.get("grade") and HIDDEN_BEGIN in cell.source, (
+                    f"{nb_path.name}: difftf.export belongs in the hidden block of a test cell"
+                )
+                exported[meta["grade_id"]] = patterns
+    for grade_id, patterns in exported.items():
+        names = list(checks.get(grade_id, {}))
+        for pattern in patterns:
+            assert any(pattern.match(n) for n in names), (
+                f"{grade_id} exports {pattern.pattern} but {CHECKS_FILE} has no check for it (it has {names})"
+            )
+    for grade_id, table in checks.items():
+        for name in table:
+            assert any(p.match(name) for p in exported.get(grade_id, [])), (
+                f"{CHECKS_FILE} checks {grade_id}/{name}, which no hidden block of {grade_id} exports"
+            )
+
+
 def failing_line(cell: nbformat.NotebookNode) -> int | None:
     """The line of the test cell itself where its error was raised (IPython's 'Cell In[n], line L')."""
     for output in cell.get("outputs", []):
@@ -209,6 +254,8 @@ def test_wrong_fixture_passes_visible_tests_and_fails_every_hidden_one(demo_clas
             hidden_cells += 1
             assert errors, f"{grade_id}: the wrong fixture passes its hidden tests, so they cannot fail"
             begin = cell.source.splitlines().index(HIDDEN_BEGIN) + 1
+            if errors[0].get("ename") == "HiddenCheckFailed":
+                continue  # the kernel ran the cell without error; an export of the hidden block failed its check
             line = failing_line(cell)
             assert line is not None and line > begin, (
                 f"{grade_id} must fail inside its hidden block (after line {begin}), failed at line {line}: "
