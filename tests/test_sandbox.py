@@ -269,3 +269,55 @@ def test_without_dropped_capabilities_a_root_kernel_could_unmount_a_cover(tmp_pa
                "--tmpfs", str(secret), "--remount-ro", str(secret), sys.executable, "-c", probe]
         outcomes[dropped] = subprocess.run(cmd, capture_output=True, text=True, timeout=60).stdout.strip()
     assert outcomes == {True: "hidden", False: "42"}
+
+
+def test_a_graded_kernel_cannot_read_the_holdout_labels(monkeypatch: pytest.MonkeyPatch):
+    """The dataset files hold the holdout's labels: hidden from the kernel, which gets the data view instead."""
+    import os
+    import tempfile
+
+    from traitlets.config import Config
+
+    from autograder.execute import Limits, execute_notebook
+    from autograder.prepare import GRADING_DATA_FOLDER, grading_data_files, raw_data_paths
+    from difftf.data import GRADING_DATA_ENV, fetch
+
+    needs_bwrap()
+    if not os.environ.get("COURSE_DATA_MIRROR"):
+        pytest.skip("needs the dataset mirror (COURSE_DATA_MIRROR) to build the data view")
+    raw = fetch("banknote")  # the real file, labels included, in the mirror or the cache
+    workdir = Path(tempfile.mkdtemp(dir=sandbox.scratch_parent()))
+    files = grading_data_files(Path(__file__).resolve().parents[1] / "assignments" / "banknote_apis")
+    for name, data in files.items():
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / name).write_bytes(data)
+    code = f"""import difftf, json
+def attempt(action):
+    try:
+        return repr(action())[:40]
+    except Exception as exc:
+        return type(exc).__name__
+out = {{
+    "raw_file": attempt(lambda: open({str(raw)!r}).read()),
+    "mirror": attempt(lambda: __import__("os").listdir({os.environ["COURSE_DATA_MIRROR"]!r})),
+    "labels": attempt(lambda: difftf.data.holdout_labels("banknote")),
+    "holdout_y": attempt(lambda: difftf.load_banknote_holdout()[1]),
+    "all_rows": attempt(lambda: difftf.load_banknote(part="all")),
+    "kept_rows": attempt(lambda: len(difftf.load_banknote(part="kept")[0])),
+}}
+print("SEEN " + json.dumps(out, sort_keys=True))
+"""
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell(code)]
+    env = {GRADING_DATA_ENV: str(workdir / GRADING_DATA_FOLDER)}
+    result = execute_notebook(nbformat.writes(nb), workdir, "nbgrader.preprocessors.Execute", Config(), env,
+                              Limits(sandbox="bwrap", hidden_paths=tuple(raw_data_paths())))
+    text = "".join(o.get("text", "") for c in result.notebook.cells for o in c.get("outputs", []))
+    seen = json.loads(printed(text, "SEEN"))
+    assert seen["raw_file"] in ("FileNotFoundError", "PermissionError"), "the dataset file (with labels) is readable"
+    assert seen["mirror"] == "[]", "the dataset mirror is visible"
+    assert seen["labels"] == "GradingDataError" and seen["all_rows"] == "GradingDataError"
+    assert seen["holdout_y"] == "None"
+    assert seen["kept_rows"] == "932", seen  # 85 % of 1372 notes, 80 % of those for training
+    shutil.rmtree(workdir)
