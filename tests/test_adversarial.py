@@ -3,9 +3,9 @@
 All cases (tests/adversarial_cases.py) are graded in one batch. For every case:
 the batch gives it exactly one row, the right score and status, leaves the submitted
 files byte-identical, and shows none of the hidden test text in its feedback. Cases
-whose correct outcome needs a feature not built yet (scoring outside the student's
-kernel, the grading sandbox) are strict xfails: they fail the day the feature lands,
-so that the mark gets removed.
+whose correct outcome needs the grading sandbox are strict xfails where bubblewrap
+cannot run (or ``ADVERSARIAL_GRADE_ARGS="--sandbox off"``): there they show what an
+unfenced kernel can do.
 """
 
 from __future__ import annotations
