@@ -70,6 +70,7 @@ class Course:
     @classmethod
     def open(cls, course_dir: str | os.PathLike[str], db_url: str | None = None) -> Course:
         """Open ``course_dir``; fail early with a clear message if it is not a course."""
+        ensure_tools_on_path()  # nbgrader's gradebook runs `alembic` by name, whoever calls this
         root = Path(course_dir).expanduser().resolve()
         if not root.is_dir():
             raise CourseError(f"Course directory {root} does not exist: pass --course-dir DIR.")
