@@ -172,23 +172,18 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
 
 
 def cmd_lab(course: Course, args: argparse.Namespace) -> int:
-    """Start JupyterLab on 127.0.0.1 with the repository as its root (it prints the URL)."""
+    """Start JupyterLab on 127.0.0.1: the student workspace, or with --instructor the repository (autograder/lab.py)."""
+    from autograder.lab import lab_command, student_workspace
+
     jupyter = shutil.which("jupyter")
     if jupyter is None:
         raise CourseError("jupyter is not installed in this environment: run `make lab` to set it up.")
-    cmd = [
-        jupyter,
-        "lab",
-        f"--ServerApp.root_dir={REPO_ROOT}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={args.port}",
-    ]
-    if args.no_browser:
-        cmd.append("--no-browser")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")  # containers and CI run as root; laptops normally don't
+    root = REPO_ROOT if args.instructor else student_workspace(course)
+    print(f"JupyterLab on {shown(root)}" + (" (formgrader at /formgrader)" if args.instructor else
+                                            " (lectures/ and assignments/; Validate is in each notebook's toolbar)"))
+    sys.stdout.flush()
     os.chdir(course.root)  # nbgrader's extensions read the course's nbgrader_config.py from here
-    os.execv(jupyter, cmd)
+    os.execv(jupyter, lab_command(jupyter, root, args.port, not args.no_browser, args.instructor))
     return 0  # pragma: no cover - execv does not return
 
 
@@ -246,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lab", parents=[common], help="start JupyterLab on the course")
     p.add_argument("--port", type=int, default=8888)
     p.add_argument("--no-browser", action="store_true")
+    p.add_argument("--instructor", action="store_true",
+                   help="the repository root and nbgrader's formgrader, instead of the student workspace")
     p.set_defaults(func=cmd_lab)
     return parser
 

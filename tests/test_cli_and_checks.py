@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -15,18 +16,31 @@ from autograder.report import format_table
 from tests.nbgrader_course import make_course, toy_notebook
 
 
-def test_lab_starts_jupyterlab_on_loopback_at_the_repository_root(tmp_path: Path, monkeypatch):
+def test_lab_gives_students_a_workspace_and_instructors_the_repository(tmp_path: Path, monkeypatch):
     course = make_course(tmp_path / "course")
     calls = []
     monkeypatch.setattr(os, "execv", lambda path, argv: calls.append(argv))
     monkeypatch.chdir(tmp_path)
     assert cli.main(["lab", "--course-dir", str(course), "--port", "8899", "--no-browser"]) == 0
-    (argv,) = calls
-    assert argv[1] == "lab"
-    assert "--ServerApp.ip=127.0.0.1" in argv and "--ServerApp.port=8899" in argv
-    assert f"--ServerApp.root_dir={cli.REPO_ROOT}" in argv
-    assert ("--allow-root" in argv) == (os.geteuid() == 0), "only root needs --allow-root"
+    assert cli.main(["lab", "--course-dir", str(course), "--port", "8899", "--no-browser", "--instructor"]) == 0
+    student, instructor = calls
+    for argv in calls:
+        assert argv[1] == "lab"
+        assert "--ServerApp.ip=127.0.0.1" in argv and "--ServerApp.port=8899" in argv and "--no-browser" in argv
+        assert ("--allow-root" in argv) == (os.geteuid() == 0), "only root needs --allow-root"
     assert Path.cwd() == course, "nbgrader's extensions read the course config from the working folder"
+    workspace = course / "student"
+    assert f"--ServerApp.root_dir={workspace}" in student
+    assert f"--ServerApp.root_dir={cli.REPO_ROOT}" in instructor and "--ServerApp.default_url=/formgrader" in instructor
+    # The workspace: every lecture, and the release (released on the way), never the source.
+    lectures = sorted(p.name for p in (cli.REPO_ROOT / "lectures").glob("*.ipynb"))
+    assert sorted(p.name for p in (workspace / "lectures").glob("*.ipynb")) == lectures
+    released = nbformat.read(workspace / "assignments" / "toy" / "toy.ipynb", as_version=4)
+    assert "BEGIN SOLUTION" not in json.dumps(released) and "raise NotImplementedError" in json.dumps(released)
+    # A student's work survives the next start.
+    (workspace / "assignments" / "toy" / "toy.ipynb").write_text("my work")
+    assert cli.main(["lab", "--course-dir", str(course), "--no-browser"]) == 0
+    assert (workspace / "assignments" / "toy" / "toy.ipynb").read_text() == "my work"
 
 
 def write(nb: nbformat.NotebookNode, path: Path) -> Path:
