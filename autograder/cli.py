@@ -173,12 +173,13 @@ def cmd_demo(course: Course, args: argparse.Namespace) -> int:
 
 def cmd_lab(course: Course, args: argparse.Namespace) -> int:
     """Start JupyterLab on 127.0.0.1: the student workspace, or with --instructor the repository (autograder/lab.py)."""
-    from autograder.lab import lab_command, student_workspace
+    from autograder.lab import ensure_exchange, lab_command, student_workspace
 
     jupyter = shutil.which("jupyter")
     if jupyter is None:
         raise CourseError("jupyter is not installed in this environment: run `make lab` to set it up.")
     root = REPO_ROOT if args.instructor else student_workspace(course)
+    ensure_exchange(course)
     print(f"JupyterLab on {shown(root)}" + (" (formgrader at /formgrader)" if args.instructor else
                                             " (lectures/ and assignments/; Validate is in each notebook's toolbar)"))
     sys.stdout.flush()

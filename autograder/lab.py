@@ -42,6 +42,16 @@ def student_workspace(course: Course, lectures: Path = REPO_ROOT / "lectures") -
     return workspace
 
 
+def ensure_exchange(course: Course) -> Path | None:
+    """Create the course's exchange folder (nbgrader does not): formgrader's Release and Collect need it."""
+    root = course.config.get("Exchange", {}).get("root")
+    if not root:
+        return None
+    folder = Path(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def copy_missing(files: list[Path], base: Path, dest: Path) -> None:
     for path in files:
         target = dest / path.relative_to(base)

@@ -16,3 +16,7 @@ c.Execute.timeout = 300
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 # Released notebooks are written by nbgrader; the released files stay writable.
 c.ClearSolutions.enforce_metadata = True
+
+# The exchange (formgrader's Release/Collect, the students' Assignments tab) inside the course
+# folder, instead of /usr/local/share/nbgrader/exchange, which a normal user cannot create.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")

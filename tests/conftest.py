@@ -85,3 +85,12 @@ def demo_class(tmp_path_factory: pytest.TempPathFactory):
     proc = subprocess.run([str(BIN / "course"), "demo", "--course-dir", str(course), "--quiet"],
                           capture_output=True, text=True, env=env, timeout=1800)
     return course, proc, before
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each test's call report on the item, for fixtures that act on failure (test_browser's screenshots)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.rep_call = report
