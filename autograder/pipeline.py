@@ -30,6 +30,7 @@ from autograder.prepare import (
     kernel_environment,
     prepare,
     raw_data_paths,
+    uses_data,
 )
 from autograder.record import GradeRow, record
 from autograder.reference import ensure_reference
@@ -206,8 +207,9 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
     cache = ResultCache(course.root / CACHE_FOLDER / assignment_id)
     fingerprint = environment_fingerprint()
     source = course.source_dir(assignment_id)
-    data_view = grading_data_files(source)  # kept rows and holdout features; the labels stay here
-    hidden = hidden_paths(course, source) + (tuple(raw_data_paths()) if data_view else ())
+    with_data = uses_data(source)  # kernels then get a data view; the dataset files (labels) stay hidden
+    data_view: dict[str, bytes] | None = None  # built when the first task is prepared (not on a cached re-run)
+    hidden = hidden_paths(course, source) + (tuple(raw_data_paths()) if with_data else ())
     limits = Limits(submission_timeout=options.timeout or None, memory_mb=options.memory_mb or None,
                     sandbox=options.sandbox, hidden_paths=hidden)
     warn_if_unsandboxed(options, reports)
@@ -257,7 +259,9 @@ def grade(course: Course, assignment_id: str, options: GradeOptions | None = Non
                         continue
                 task = prepare(course, submission, limits=limits, gpu_env=gpu_env, threads=threads,
                                config=config, execute_class=execute_class)
-                task.files.update(data_view)
+                if with_data:
+                    data_view = grading_data_files() if data_view is None else data_view
+                    task.files.update(data_view)
             except Exception as exc:
                 log.exception("preparing %s failed", submission.student_id)
                 finish(error_row(submission, max_score, exc), None, traceback.format_exc())

@@ -75,14 +75,17 @@ GRADING_DATA_FOLDER = ".grading-data"  # in the kernel's folder: difftf's loader
 USES_DATA = re.compile(r"load_(banknote|housing)")
 
 
-def grading_data_files(source: Path) -> dict[str, bytes]:
-    """The data a graded kernel may load, for an assignment whose notebooks load a dataset.
+def uses_data(source: Path) -> bool:
+    """True when the assignment's notebooks load a course dataset (then kernels get a data view)."""
+    return any(USES_DATA.search(p.read_text(encoding="utf-8")) for p in Path(source).glob("*.ipynb"))
 
-    The kept rows and the holdout's features, never its labels (difftf.data.write_grading_view);
-    the sandbox hides the dataset files themselves (see raw_data_paths). Built once per batch.
+
+def grading_data_files() -> dict[str, bytes]:
+    """The data a graded kernel may load: the kept rows and the holdout's features, never its labels.
+
+    See difftf.data.write_grading_view; the sandbox hides the dataset files themselves
+    (raw_data_paths). A batch builds this once, when its first task is prepared.
     """
-    if not any(USES_DATA.search(p.read_text(encoding="utf-8")) for p in Path(source).glob("*.ipynb")):
-        return {}
     from difftf.data import write_grading_view
 
     with tempfile.TemporaryDirectory(prefix="course-data-view-") as tmp:

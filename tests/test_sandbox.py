@@ -287,7 +287,7 @@ def test_a_graded_kernel_cannot_read_the_holdout_labels(monkeypatch: pytest.Monk
         pytest.skip("needs the dataset mirror (COURSE_DATA_MIRROR) to build the data view")
     raw = fetch("banknote")  # the real file, labels included, in the mirror or the cache
     workdir = Path(tempfile.mkdtemp(dir=sandbox.scratch_parent()))
-    files = grading_data_files(Path(__file__).resolve().parents[1] / "assignments" / "banknote_apis")
+    files = grading_data_files()
     for name, data in files.items():
         (workdir / name).parent.mkdir(parents=True, exist_ok=True)
         (workdir / name).write_bytes(data)
