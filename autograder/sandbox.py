@@ -48,6 +48,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -183,8 +184,14 @@ def sandbox_environment() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- grader side
 
-_scratch: dict[int, Path] = {}  # pid -> this process's scratch folder (a forked child makes its own)
-_servers: dict[int, SandboxServer] = {}  # pid -> this process's sandbox server
+# Per (process, thread): a forked child makes its own, and threads that grade side by side (a Dask
+# worker with several threads) never share a server or a scratch folder that the server empties.
+_scratch: dict[tuple[int, int], Path] = {}
+_servers: dict[tuple[int, int], SandboxServer] = {}
+
+
+def _key() -> tuple[int, int]:
+    return os.getpid(), threading.get_ident()
 
 
 def scratch_parent() -> Path:
@@ -193,20 +200,20 @@ def scratch_parent() -> Path:
     One folder per worker process, removed when the process ends, so that one
     long-lived sandbox can serve every submission the worker grades.
     """
-    pid = os.getpid()
-    if pid not in _scratch:
-        _scratch[pid] = Path(tempfile.mkdtemp(prefix="course-worker-")).resolve()
-        multiprocessing.util.Finalize(None, _cleanup, args=(pid,), exitpriority=10)
-    return _scratch[pid]
+    key = _key()
+    if key not in _scratch:
+        _scratch[key] = Path(tempfile.mkdtemp(prefix="course-worker-")).resolve()
+        multiprocessing.util.Finalize(None, _cleanup, args=(key,), exitpriority=10)
+    return _scratch[key]
 
 
-def _cleanup(pid: int) -> None:
-    if os.getpid() != pid:
+def _cleanup(key: tuple[int, int]) -> None:
+    if os.getpid() != key[0]:
         return
-    server = _servers.pop(pid, None)
+    server = _servers.pop(key, None)
     if server is not None:
         server.close()
-    scratch = _scratch.pop(pid, None)
+    scratch = _scratch.pop(key, None)
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -292,14 +299,14 @@ class SandboxServer:
 
 
 def _server_for(root: Path, hidden: tuple[str, ...]) -> SandboxServer:
-    pid = os.getpid()
-    server = _servers.get(pid)
+    key = _key()
+    server = _servers.get(key)
     if server is not None and (not server.alive() or server.root != root or server.hidden != hidden):
         server.close()
         server = None
     if server is None:
-        scratch_parent()  # registers the clean-up of this process's server at exit
-        server = _servers[pid] = SandboxServer(root, hidden)
+        scratch_parent()  # registers the clean-up of this thread's server at exit
+        server = _servers[key] = SandboxServer(root, hidden)
     return server
 
 
@@ -313,7 +320,7 @@ def run_sandboxed(
     ``wall_timeout`` seconds (the server's own limits normally end the notebook first).
     """
     workdir = Path(workdir).resolve()
-    root = workdir.parent if workdir.parent == _scratch.get(os.getpid()) else workdir
+    root = workdir.parent if workdir.parent == _scratch.get(_key()) else workdir
     hidden_key = tuple(sorted(str(Path(p).resolve()) for p in hidden))
     for attempt in (1, 2):
         try:

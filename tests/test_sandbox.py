@@ -188,7 +188,7 @@ def printed(text: str, key: str) -> str:
     return text.split(key + " ", 1)[1].splitlines()[0]
 
 
-SANDBOX_ID = "print('SANDBOX', open('/proc/1/stat').read().split()[21])  # when the sandbox's init started"
+SANDBOX_ID = "import os\nprint('SANDBOX', os.readlink('/proc/self/ns/pid'))  # one pid namespace per sandbox"
 PLANT = """import pathlib, subprocess
 for place in ('/tmp/planted', '/dev/shm/planted', '../planted'):
     pathlib.Path(place).write_text('answers for the next student')
@@ -321,3 +321,24 @@ print("SEEN " + json.dumps(out, sort_keys=True))
     assert seen["holdout_y"] == "None"
     assert seen["kept_rows"] == "932", seen  # 85 % of 1372 notes, 80 % of those for training
     shutil.rmtree(workdir)
+
+
+def test_threads_that_grade_side_by_side_get_sandboxes_of_their_own():
+    """A Dask worker with several threads: one server and one scratch folder per thread."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    needs_bwrap()
+
+    def grade_one(_: int) -> tuple[Path, str]:
+        scratch = sandbox.scratch_parent()
+        workdir = Path(tempfile.mkdtemp(dir=scratch))
+        text = run_cells(workdir, SANDBOX_ID, "import time\ntime.sleep(1)\nopen('mine.txt', 'w').write('x')",
+                         "import os\nprint('FILES', sorted(os.listdir('.')))")
+        return scratch, text
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        (scratch_a, text_a), (scratch_b, text_b) = pool.map(grade_one, range(2))
+    assert scratch_a != scratch_b
+    assert printed(text_a, "SANDBOX") != printed(text_b, "SANDBOX")
+    assert printed(text_a, "FILES") == printed(text_b, "FILES") == "['mine.txt']"
