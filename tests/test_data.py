@@ -194,3 +194,30 @@ def test_holdouts_are_disjoint_stratified_and_hidden_from_the_kept_part():
     assert (share - expected).abs().max() < 0.01
     with pytest.raises(ValueError, match="part must be"):
         load_housing(part="test")
+
+
+@needs_mirror
+def test_the_grading_view_holds_kept_rows_and_unlabelled_holdout_features(tmp_path, monkeypatch):
+    """What a graded kernel loads (course grade sets DIFFTF_GRADING_DATA): the same kept data, no holdout labels."""
+    import pandas as pd
+
+    before = (data.load_banknote(part="kept"), data.load_banknote_holdout(), data.load_housing(part="kept"),
+              data.load_housing(part="holdout"))
+    labels = data.holdout_labels("banknote"), data.holdout_labels("housing")
+    assert np.array_equal(labels[0], before[1][1])
+    assert labels[1].tolist() == before[3]["ocean_proximity"].astype(str).tolist()
+    with pytest.raises(ValueError, match="no holdout"):
+        data.holdout_labels("mnist")
+    data.write_grading_view(tmp_path)
+    monkeypatch.setenv(data.GRADING_DATA_ENV, str(tmp_path))
+    assert all(np.array_equal(a, b) for a, b in zip(data.load_banknote(part="kept"), before[0], strict=True))
+    hold_x, hold_y = data.load_banknote_holdout()
+    assert np.array_equal(hold_x, before[1][0]) and hold_y is None
+    pd.testing.assert_frame_equal(data.load_housing(part="kept"), before[2])
+    masked = data.load_housing(part="holdout")
+    pd.testing.assert_frame_equal(masked.drop(columns="ocean_proximity"), before[3].drop(columns="ocean_proximity"))
+    assert set(masked["ocean_proximity"]) == {data.MASKED_CLASS}
+    for refused in (lambda: data.holdout_labels("banknote"), lambda: data.load_banknote(part="all"),
+                    lambda: data.load_housing()):
+        with pytest.raises(data.GradingDataError, match="course grade"):
+            refused()
