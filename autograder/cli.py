@@ -17,10 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from autograder.coursedir import Course, CourseError, ensure_tools_on_path
+from autograder.coursedir import Course, CourseError
+from autograder.lab import REPO_ROOT
 from autograder.pipeline import GradeOptions
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def default_course_dir() -> Path:
@@ -264,8 +263,7 @@ def configure_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    ensure_tools_on_path()
+    args = build_parser().parse_args(argv)  # Course.open puts this venv's tools first on PATH
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     configure_logging(args.verbose)
     if not args.verbose:  # nbgrader's own gradebook code triggers these; they are not the user's concern

@@ -120,14 +120,7 @@ def needed_under_tmp() -> list[Path]:
     """
     tmp = Path("/tmp").resolve()
     candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, Path(sys.executable).resolve().parent,
-                  *(p for p in sys.path if p), Path(__file__).resolve().parent.parent]
-    for name in ("difftf",):
-        with contextlib.suppress(ImportError, ValueError, AttributeError):
-            import importlib.util
-
-            spec = importlib.util.find_spec(name)
-            if spec and spec.origin:
-                candidates.append(Path(spec.origin).resolve().parent.parent)
+                  *(p for p in sys.path if p), Path(__file__).resolve().parent.parent]  # autograder and difftf
     candidates += [os.environ[v] for v in ("COURSE_DATA_MIRROR", "COURSE_DATA_CACHE") if os.environ.get(v)]
     found = []
     for item in candidates:
@@ -195,10 +188,10 @@ def _key() -> tuple[int, int]:
 
 
 def scratch_parent() -> Path:
-    """This process's folder for submissions' working folders; the sandbox server binds it.
+    """This worker's folder for submissions' working folders; its sandbox server binds it.
 
-    One folder per worker process, removed when the process ends, so that one
-    long-lived sandbox can serve every submission the worker grades.
+    One folder per worker process and thread, removed when the process ends, so that
+    one long-lived sandbox can serve every submission the worker grades.
     """
     key = _key()
     if key not in _scratch:
@@ -322,13 +315,10 @@ def run_sandboxed(
     workdir = Path(workdir).resolve()
     root = workdir.parent if workdir.parent == _scratch.get(_key()) else workdir
     hidden_key = tuple(sorted(str(Path(p).resolve()) for p in hidden))
-    for attempt in (1, 2):
-        try:
-            return _server_for(root, hidden_key).run(request, wall_timeout)
-        except ServerGone:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        return _server_for(root, hidden_key).run(request, wall_timeout)
+    except ServerGone:  # it ended before taking the request (no student code ran): a fresh one, once
+        return _server_for(root, hidden_key).run(request, wall_timeout)
 
 
 # --------------------------------------------------------------------------- inside the sandbox
@@ -427,8 +417,7 @@ def serve(result_fd: int, root: Path) -> int:
         if len(header) < HEADER.size:
             return 0
         request = pickle.loads(requests.read(HEADER.unpack(header)[0]))  # from the grader, trusted
-        workdir = Path(request["workdir"])
-        reset(root, workdir, mounts)  # best effort; the strict check is after the notebook
+        workdir = Path(request["workdir"])  # everything else writable was emptied after the last notebook
         limits = Limits(**{**request["limits"], "sandbox": "off"})  # already inside: run in this process
         execution = execute_notebook(request["nb_json"], workdir, request["execute_class"], request["config"],
                                      request["env"], limits, started=request["started"])

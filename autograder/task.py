@@ -81,10 +81,11 @@ def run_task(task: GradingTask) -> TaskResult:
         workdir = Path(tmp)
         materialise(task, workdir)
         checks, problem = outside_checks(task)
+        base_env = dict(task.env)
+        if any(name.startswith(GRADING_DATA_FOLDER + "/") for name in task.files):
+            base_env[GRADING_DATA_ENV] = str(workdir / GRADING_DATA_FOLDER)  # what difftf's loaders read
         for notebook_id, nb_json in task.notebooks.items():
-            env = dict(task.env)
-            if any(name.startswith(GRADING_DATA_FOLDER + "/") for name in task.files):
-                env[GRADING_DATA_ENV] = str(workdir / GRADING_DATA_FOLDER)  # what difftf's loaders read
+            env = dict(base_env)
             if checks:  # a fresh folder per notebook for what its hidden tests export
                 exports = Path(tempfile.mkdtemp(prefix=".exports-", dir=workdir))
                 env[EXPORT_DIR_ENV] = str(exports)

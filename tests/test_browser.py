@@ -56,7 +56,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
     course = course_copy(tmp_path_factory.mktemp("lab") / "course")
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_TOKEN": token, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    log = open(ARTIFACTS.parent / "browser-lab.log", "w") if ARTIFACTS.parent.is_dir() else subprocess.DEVNULL
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "lab.log", "w")  # open for the server's whole life, closed below
     course_cmd = str(Path(sys.executable).with_name("course"))
     proc = subprocess.Popen([course_cmd, "lab", "--course-dir", str(course), "--port", str(port), "--no-browser"],
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -70,7 +71,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
                         break
             except OSError:
                 pass
-            assert proc.poll() is None, "course lab exited: see test-artifacts/browser-lab.log"
+            assert proc.poll() is None, "course lab exited: see test-artifacts/browser/lab.log"
             assert time.monotonic() < deadline, f"JupyterLab did not answer within {START_TIMEOUT_S} s"
             time.sleep(0.5)
         yield base, token, course / "student"
@@ -80,6 +81,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +97,6 @@ def screenshot_on_failure(request):
 @pytest.fixture(scope="module")
 def page(lab):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the dev extra: make test")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
